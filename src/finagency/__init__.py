@@ -1,0 +1,8 @@
+"""AI Finance Agency: compliant, fact-checked finance posts, published exactly once."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("finagency")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"

@@ -1,0 +1,3 @@
+from finagency.cli import main
+
+main()

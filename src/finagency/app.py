@@ -1,0 +1,94 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from finagency import __version__, db, tasks
+from finagency.api import api_router
+from finagency.errors import install_error_handlers
+from finagency.inprocess import InProcessWorker
+from finagency.observability.logging import configure_logging
+from finagency.observability.metrics import RuntimeCollector
+from finagency.observability.middleware import RequestObservabilityMiddleware
+from finagency.settings import Settings, get_settings
+from finagency.system import router as system_router
+from finagency.system.service import RedisRuntime
+
+log = structlog.get_logger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    database: db.Database = app.state.database
+    worker: InProcessWorker | None = None
+    redis_runtime: RedisRuntime | None = None
+    celery = tasks.create_celery(settings)
+
+    if settings.embedded:
+        # Embedded mode: this process is also the worker, on the same database.
+        db.use_database(database)
+        worker = InProcessWorker(celery)
+        tasks.use_task_queue(worker)
+        if settings.embedded_worker:
+            worker.start()
+        app.state.runtime_collector = RuntimeCollector(
+            worker.queue_lengths, lambda: 1 if worker.is_alive() else 0
+        )
+    else:
+        tasks.use_task_queue(tasks.CeleryTaskQueue(celery))
+        redis_runtime = RedisRuntime(settings)
+        app.state.runtime_collector = RuntimeCollector(
+            redis_runtime.queue_lengths, redis_runtime.live_workers
+        )
+    app.state.task_queue = tasks.task_queue()
+    log.info("started", env=settings.env.value, embedded=settings.embedded, version=__version__)
+    try:
+        yield
+    finally:
+        if worker is not None:
+            worker.stop()
+        if redis_runtime is not None:
+            redis_runtime.close()
+        tasks.use_task_queue(None)
+        await database.dispose()
+        log.info("stopped")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+    app = FastAPI(
+        title="AI Finance Agency",
+        version=__version__,
+        summary="Compliant, fact-checked finance posts from verified market data.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = db.Database(settings)
+
+    install_error_handlers(app)
+    app.include_router(system_router.router)
+    app.include_router(api_router)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Location"],
+        )
+    # Outermost: the request id and the log line cover everything, including 500s.
+    app.add_middleware(RequestObservabilityMiddleware)
+    # Client address and scheme from X-Forwarded-* only when nginx (a trusted proxy) sent them.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    return app

@@ -1,0 +1,135 @@
+"""One error family, rendered as RFC 9457 problem documents (or an htmx fragment)."""
+
+from __future__ import annotations
+
+from html import escape
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://finagency.dev/problems/"
+
+
+class FinagencyError(Exception):
+    """A business error the client can act on: a message, an HTTP status and a problem type."""
+
+    status_code: int = 400
+    type: str = "bad-request"
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        type: str | None = None,  # noqa: A002 - the RFC 9457 member name
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        if type is not None:
+            self.type = type
+        self.extra = extra
+
+
+class NotFound(FinagencyError):
+    status_code = 404
+    type = "not-found"
+
+
+class Conflict(FinagencyError):
+    status_code = 409
+    type = "conflict"
+
+
+class Forbidden(FinagencyError):
+    status_code = 403
+    type = "forbidden"
+
+
+class Unauthorized(FinagencyError):
+    status_code = 401
+    type = "unauthorized"
+
+
+class ServiceUnavailable(FinagencyError):
+    status_code = 503
+    type = "service-unavailable"
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str,
+    type_slug: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    title = HTTPStatus(status).phrase
+    request_id = getattr(request.state, "request_id", None)
+    if request.headers.get("HX-Request") == "true":
+        # htmx swaps this fragment into the page's error slot instead of a JSON body.
+        fragment = (
+            f'<div class="problem" role="alert" data-status="{status}">'
+            f"<strong>{escape(title)}</strong> {escape(detail)}</div>"
+        )
+        return HTMLResponse(fragment, status_code=status, headers=headers)
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + type_slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": request_id,
+        **extra,
+    }
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
+    )
+
+
+async def _finagency_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, FinagencyError)
+    return problem_response(request, error.status_code, error.message, error.type, **error.extra)
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    errors = [
+        {
+            "loc": [str(part) for part in detail.get("loc", ())],
+            "msg": detail.get("msg", ""),
+            "type": detail.get("type", ""),
+        }
+        for detail in error.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(first["loc"]) or "request"
+    detail = f"{where}: {first['msg']}"
+    if len(errors) > 1:
+        detail += f" (and {len(errors) - 1} more)"
+    return problem_response(request, 422, detail, "validation-error", errors=errors)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, StarletteHTTPException)
+    status = error.status_code
+    if status == 404 and error.detail == "Not Found":
+        detail = f"No resource at {request.url.path}"
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        detail = str(error.detail)
+    slug = HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
+    return problem_response(request, status, detail, slug, headers=error.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(FinagencyError, _finagency_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,0 +1,233 @@
+"""One Settings object, read from the flat FINAGENCY_* environment names of DESIGN.md §8."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "FINAGENCY_"
+SECRET_KEY_FILE = "secret_key"
+# Values that people copy from examples; refused outside development.
+KNOWN_WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "insecure"}
+MIN_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    development = "development"
+    staging = "staging"
+    production = "production"
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    console = "console"
+
+
+class ConfigurationError(Exception):
+    """The configuration cannot be used; each problem names its environment variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def _split_list(value: Any) -> Any:
+    # Lists are given as "a,b,c" in the environment, not as JSON.
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_ignore_empty=True, extra="ignore", validate_default=True
+    )
+
+    env: Environment = Environment.development
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    # Every Redis key (cache, broker queues, results) starts with this, so that
+    # several deployments or test runs can share one Redis.
+    redis_prefix: str = "finagency:"
+    secret_key: SecretStr | None = None
+    log_level: str = "INFO"
+    log_format: LogFormat = LogFormat.json
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["127.0.0.1"])
+    public_base_url: str = "http://127.0.0.1:8000"
+    market_providers: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["simulated"])
+    writer: str = "template"
+
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_connect_timeout: float = Field(default=2.0, gt=0, le=60)
+    # Readiness answers within this many seconds even when a dependency hangs.
+    ready_timeout: float = Field(default=1.5, gt=0, le=30)
+
+    embedded_worker: bool = True
+    worker_metrics_port: int = Field(default=9808, ge=0, le=65535)
+    task_soft_time_limit: int = Field(default=240, ge=1)
+    task_time_limit: int = Field(default=300, ge=1)
+
+    @field_validator("cors_origins", "trusted_proxies", "market_providers", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            database_urls(value)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            scheme = value.partition("://")[0]
+            if "://" not in value or scheme not in {"redis", "rediss", "unix"}:
+                raise ValueError("expected redis://host:port/db, rediss://… (TLS) or unix://…")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def embedded(self) -> bool:
+        """Embedded mode: no Redis, so background work runs in the API process."""
+        return self.redis_url is None
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url is not None:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'finagency.db').resolve()}"
+
+    @property
+    def async_database_url(self) -> URL:
+        return database_urls(self.effective_database_url)[0]
+
+    @property
+    def sync_database_url(self) -> URL:
+        return database_urls(self.effective_database_url)[1]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sync_database_url.get_backend_name() == "sqlite"
+
+    def secret(self) -> str:
+        if self.secret_key is None:
+            raise ConfigurationError([f"{env_name('secret_key')}: not set"])
+        return self.secret_key.get_secret_value()
+
+
+def database_urls(raw: str) -> tuple[URL, URL]:
+    """Map a plain database URL to (async URL, sync URL) with the chosen drivers."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ValueError("not a database URL; expected postgresql://… or sqlite:///…") from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend in {"postgresql", "postgres"}:
+        if driver not in {"", "psycopg"}:
+            raise ValueError("PostgreSQL is reached through psycopg 3: use postgresql://…")
+        if not url.host and "host" not in url.query:
+            raise ValueError("a PostgreSQL URL needs a host: postgresql://user@host:5432/name")
+        if not url.database:
+            raise ValueError("a PostgreSQL URL needs a database name: postgresql://…/name")
+        pg = url.set(drivername="postgresql+psycopg")
+        return pg, pg
+    if backend == "sqlite":
+        if driver not in {"", "pysqlite", "aiosqlite"}:
+            raise ValueError("SQLite is reached through sqlite3/aiosqlite: use sqlite:///path")
+        if not url.database or url.database == ":memory:":
+            # The API and its worker are two connections: they must share a file.
+            raise ValueError("SQLite needs a file path: sqlite:///var/finagency.db")
+        return url.set(drivername="sqlite+aiosqlite"), url.set(drivername="sqlite+pysqlite")
+    raise ValueError(f"unsupported database {backend!r}; expected postgresql://… or sqlite:///…")
+
+
+def _problems_from(error: ValidationError) -> list[str]:
+    problems = []
+    for detail in error.errors():
+        field = str(detail["loc"][0]) if detail["loc"] else "configuration"
+        message = str(detail["msg"]).removeprefix("Value error, ")
+        problems.append(f"{env_name(field)}: {message}")
+    return problems
+
+
+def _production_problems(settings: Settings) -> list[str]:
+    problems = []
+    if settings.env is Environment.development:
+        return problems
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    if secret.lower() in KNOWN_WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+        problems.append(
+            f"{env_name('secret_key')}: a random secret of at least {MIN_SECRET_LENGTH} "
+            f"characters is required when {env_name('env')}={settings.env.value}"
+        )
+    if settings.env is Environment.production and settings.is_sqlite:
+        problems.append(
+            f"{env_name('database_url')}: SQLite is for development; "
+            "set a postgresql:// URL in production"
+        )
+    return problems
+
+
+def _development_secret(data_dir: Path) -> SecretStr:
+    """Generate the development secret once and keep it, readable by its owner only."""
+    path = data_dir / SECRET_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return SecretStr(path.read_text().strip())
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and check the configuration; raise ConfigurationError naming each bad variable."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as error:
+        raise ConfigurationError(_problems_from(error)) from None
+    problems = _production_problems(settings)
+    if problems:
+        raise ConfigurationError(problems)
+    if settings.secret_key is None:
+        settings.secret_key = _development_secret(settings.data_dir)
+    return settings
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()
