@@ -136,14 +136,30 @@ def task_queue() -> TaskQueue:
     return _current_queue
 
 
+_PENDING = "finagency.pending_tasks"
+
+
 def enqueue_after_commit(session: Session | AsyncSession, name: str, *args: Any) -> None:
     """Enqueue `name` once the session's transaction commits; never if it rolls back."""
     sync_session = session.sync_session if isinstance(session, AsyncSession) else session
+    pending = sync_session.info.get(_PENDING)
+    if pending is None:
+        pending = sync_session.info[_PENDING] = []
+        event.listen(sync_session, "after_commit", _send_pending)
+        event.listen(sync_session, "after_soft_rollback", _drop_pending)
+    pending.append((name, args))
 
-    def _send(_session: Session) -> None:
+
+def _send_pending(session: Session) -> None:
+    pending = session.info.get(_PENDING, [])
+    jobs, pending[:] = list(pending), []
+    for name, args in jobs:
         task_queue().enqueue(name, *args)
 
-    event.listen(sync_session, "after_commit", _send, once=True)
+
+def _drop_pending(session: Session, previous: Any) -> None:
+    if previous.parent is None:  # the whole transaction, not a savepoint inside it
+        session.info.get(_PENDING, []).clear()
 
 
 # --- task metrics, for Celery workers and the in-process worker alike -----------------------

@@ -66,7 +66,12 @@ def configure_logging(settings: Settings) -> None:
     renderer: structlog.types.Processor
     if settings.log_format is LogFormat.json:
         renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.dict_tracebacks)
+        # Tracebacks as data, without local variables: locals can hold passwords and tokens.
+        shared.append(
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        )
     else:
         renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
 

@@ -1,0 +1,103 @@
+"""Every error a client can cause is a problem document with a 4xx status; a bug is a bare 500."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from finagency.errors import Conflict
+
+PROBLEM = "application/problem+json"
+
+
+class Probe(BaseModel):
+    name: str
+    count: int
+
+
+@pytest.fixture
+async def probe_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with a few routes that raise, to see how each kind of error is rendered."""
+
+    @app.post("/api/v1/_probe")
+    async def probe(body: Probe) -> dict[str, int]:
+        return {"count": body.count}
+
+    @app.get("/api/v1/_conflict")
+    async def conflict() -> None:
+        raise Conflict("this revision is already scheduled on that channel", channel_id=7)
+
+    @app.get("/api/v1/_bug")
+    async def bug() -> None:
+        raise RuntimeError("password=hunter2 leaked in a message")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail", "request_id"} <= body.keys()
+    assert body["request_id"] == response.headers["x-request-id"]
+    return dict(body)
+
+
+async def test_unknown_route_is_a_404_problem(client: httpx.AsyncClient) -> None:
+    body = assert_problem(await client.get("/api/v1/no-such-thing"), 404)
+    assert body["title"] == "Not Found"
+    assert "/api/v1/no-such-thing" in str(body["detail"])
+
+
+async def test_wrong_method_is_a_405_problem(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/health")
+    body = assert_problem(response, 405)
+    assert "DELETE" in str(body["detail"])
+    assert response.headers["allow"] == "GET"
+
+
+async def test_malformed_json_is_a_422_problem(probe_client: httpx.AsyncClient) -> None:
+    response = await probe_client.post(
+        "/api/v1/_probe", content=b'{"name": "x", ', headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 422)
+    assert body["type"] == "https://finagency.dev/problems/validation-error"
+
+
+async def test_wrong_types_name_the_field(probe_client: httpx.AsyncClient) -> None:
+    response = await probe_client.post("/api/v1/_probe", json={"name": "x", "count": "many"})
+    body = assert_problem(response, 422)
+    assert str(body["detail"]).startswith("body.count:")
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    assert errors[0]["loc"] == ["body", "count"]
+
+
+async def test_business_errors_keep_their_status_and_extras(
+    probe_client: httpx.AsyncClient,
+) -> None:
+    body = assert_problem(await probe_client.get("/api/v1/_conflict"), 409)
+    assert body["type"] == "https://finagency.dev/problems/conflict"
+    assert body["channel_id"] == 7
+
+
+async def test_an_unexpected_error_reveals_nothing(probe_client: httpx.AsyncClient) -> None:
+    response = await probe_client.get("/api/v1/_bug")
+    body = assert_problem(response, 500)
+    assert "hunter2" not in response.text
+    assert "Traceback" not in response.text
+    assert "RuntimeError" not in response.text
+    assert body["type"] == "https://finagency.dev/problems/internal-error"
+
+
+async def test_htmx_requests_get_an_html_fragment(probe_client: httpx.AsyncClient) -> None:
+    response = await probe_client.get("/api/v1/_conflict", headers={"HX-Request": "true"})
+    assert response.status_code == 409
+    assert response.headers["content-type"].startswith("text/html")
+    assert "already scheduled" in response.text
+    assert 'role="alert"' in response.text
