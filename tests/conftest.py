@@ -162,3 +162,11 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+@pytest.fixture
+def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A migrated database of this test's own on `backend`, for tests that commit."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("committed_database_url"))
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    migrate_url(url, tmp_path)
+    return url

@@ -19,9 +19,7 @@ def test_defaults_are_embedded_sqlite_in_the_data_dir(tmp_path: Path) -> None:
     assert settings.sync_database_url.drivername == "sqlite+pysqlite"
 
 
-def test_reads_the_flat_environment_names(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_reads_the_flat_environment_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FINAGENCY_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("FINAGENCY_ENV", "staging")
     monkeypatch.setenv("FINAGENCY_SECRET_KEY", STRONG_SECRET)
@@ -69,7 +67,8 @@ def test_plain_urls_get_the_chosen_drivers(url: str, driver: str, tmp_path: Path
 
 def test_tls_options_in_the_database_url_reach_the_driver(tmp_path: Path) -> None:
     settings = load_settings(
-        database_url="postgresql://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem", data_dir=tmp_path
+        database_url="postgresql://u@h/db?sslmode=verify-full&sslrootcert=/ca.pem",
+        data_dir=tmp_path,
     )
     assert settings.sync_database_url.query == {"sslmode": "verify-full", "sslrootcert": "/ca.pem"}
 
@@ -108,9 +107,7 @@ def test_development_secret_is_generated_once_and_kept_private(tmp_path: Path) -
 
 
 @pytest.mark.parametrize("secret", [None, "changeme", "short-but-not-default"])
-def test_production_refuses_a_missing_or_weak_secret(
-    tmp_path: Path, secret: str | None
-) -> None:
+def test_production_refuses_a_missing_or_weak_secret(tmp_path: Path, secret: str | None) -> None:
     with pytest.raises(ConfigurationError) as caught:
         load_settings(
             env="production",

@@ -90,7 +90,8 @@ def test_the_in_process_worker_runs_tasks_and_counts_them(worker: InProcessWorke
     _wait(lambda: _count("system.ping", "succeeded") == before + 1)
     assert worker.queue_lengths()["default"] == 0
     seconds = REGISTRY.get_sample_value("finagency_task_seconds_count", {"task": "system.ping"})
-    assert seconds and seconds >= 1
+    assert seconds is not None
+    assert seconds >= 1
 
 
 def test_a_failing_task_does_not_stop_the_worker(worker: InProcessWorker) -> None:

@@ -116,7 +116,9 @@ def worker(
 
     from finagency.tasks import Queue
 
-    chosen = [name.strip() for name in queues.split(",") if name.strip()] or [q.value for q in Queue]
+    chosen = [name.strip() for name in queues.split(",") if name.strip()] or [
+        q.value for q in Queue
+    ]
     unknown = sorted(set(chosen) - {q.value for q in Queue})
     if unknown:
         fail(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(q.value for q in Queue)}")
@@ -150,9 +152,7 @@ def beat() -> None:
 
     schedule_file = settings.data_dir / "celerybeat-schedule"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    celery_app.start(
-        ["beat", "--loglevel", settings.log_level, f"--schedule={schedule_file}"]
-    )
+    celery_app.start(["beat", "--loglevel", settings.log_level, f"--schedule={schedule_file}"])
 
 
 @app.command()
@@ -177,9 +177,11 @@ def migrate(
 
 
 def _masked_url(settings: Settings) -> str:
-    return settings.sync_database_url.render_as_string(hide_password=True).replace(
-        "+pysqlite", ""
-    ).replace("+psycopg", "")
+    return (
+        settings.sync_database_url.render_as_string(hide_password=True)
+        .replace("+pysqlite", "")
+        .replace("+psycopg", "")
+    )
 
 
 def _configuration_rows(settings: Settings) -> list[tuple[str, str]]:

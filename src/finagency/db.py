@@ -14,7 +14,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from finagency.settings import Settings
@@ -103,7 +108,9 @@ class Database:
     @property
     def sync_engine(self) -> Engine:
         if self._sync_engine is None:
-            engine = create_engine(self.settings.sync_database_url, **_engine_options(self.settings))
+            engine = create_engine(
+                self.settings.sync_database_url, **_engine_options(self.settings)
+            )
             if self.settings.is_sqlite:
                 _sqlite_pragmas(engine)
             self._sync_engine = engine

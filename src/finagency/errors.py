@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 from http import HTTPStatus
 from typing import Any
@@ -67,7 +68,7 @@ def problem_response(
     status: int,
     detail: str,
     type_slug: str,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> Response:
     title = HTTPStatus(status).phrase
@@ -78,7 +79,7 @@ def problem_response(
             f'<div class="problem" role="alert" data-status="{status}">'
             f"<strong>{escape(title)}</strong> {escape(detail)}</div>"
         )
-        return HTMLResponse(fragment, status_code=status, headers=headers)
+        return HTMLResponse(fragment, status_code=status, headers=dict(headers or {}))
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + type_slug,
         "title": title,
@@ -89,7 +90,7 @@ def problem_response(
         **extra,
     }
     return JSONResponse(
-        body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
+        body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=dict(headers or {})
     )
 
 

@@ -1,4 +1,4 @@
-"""Alembic, driven from code: the scripts ship inside the package, so an installed wheel migrates."""
+"""Alembic, driven from code: the scripts ship inside the package, so a wheel can migrate."""
 
 from __future__ import annotations
 

@@ -186,7 +186,7 @@ def _problems_from(error: ValidationError) -> list[str]:
 
 
 def _production_problems(settings: Settings) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if settings.env is Environment.development:
         return problems
     secret = settings.secret_key.get_secret_value() if settings.secret_key else ""

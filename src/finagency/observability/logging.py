@@ -61,6 +61,10 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Which process wrote the line: several API processes and worker children share a log.
+        structlog.processors.CallsiteParameterAdder(
+            {structlog.processors.CallsiteParameter.PROCESS}
+        ),
         redact_secrets,
     ]
     renderer: structlog.types.Processor

@@ -34,7 +34,7 @@ async def ping_redis(url: str, timeout: float) -> None:
 async def check_dependencies(
     database: Database, settings: Settings, timeout: float
 ) -> dict[str, str]:
-    """Each configured dependency → "ok" or why not; all checked at once, none longer than timeout."""
+    """Each configured dependency → "ok" or why not; checked at once, each within `timeout`."""
     names = ["database"]
     checks: list[Awaitable[str]] = [_bounded(database.ping(), timeout)]
     if settings.redis_url:
@@ -69,4 +69,3 @@ class RedisRuntime:
 
     def close(self) -> None:
         self._client.close()
-
