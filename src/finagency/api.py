@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
+from finagency.accounts import router as accounts_router
+
 API_PREFIX = "/api/v1"
 
 api_router = APIRouter(prefix=API_PREFIX)
-# Feature routers are included here as they land, e.g.:
-# api_router.include_router(accounts_router.router)
+api_router.include_router(accounts_router.router)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from finagency import __version__, db, tasks
+from finagency.accounts import sessions
 from finagency.api import api_router
+from finagency.cache import create_store
 from finagency.errors import install_error_handlers
 from finagency.inprocess import InProcessWorker
 from finagency.observability.logging import configure_logging
@@ -32,6 +36,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis_runtime: RedisRuntime | None = None
     celery = tasks.create_celery(settings)
 
+    app.state.store = create_store(settings)
+    active_sessions = partial(_active_sessions, database)
     if settings.embedded:
         # Embedded mode: this process is also the worker, on the same database.
         db.use_database(database)
@@ -40,13 +46,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.embedded_worker:
             worker.start()
         app.state.runtime_collector = RuntimeCollector(
-            worker.queue_lengths, lambda: 1 if worker.is_alive() else 0
+            worker.queue_lengths, lambda: 1 if worker.is_alive() else 0, active_sessions
         )
     else:
         tasks.use_task_queue(tasks.CeleryTaskQueue(celery))
         redis_runtime = RedisRuntime(settings)
         app.state.runtime_collector = RuntimeCollector(
-            redis_runtime.queue_lengths, redis_runtime.live_workers
+            redis_runtime.queue_lengths, redis_runtime.live_workers, active_sessions
         )
     app.state.task_queue = tasks.task_queue()
     log.info("started", env=settings.env.value, embedded=settings.embedded, version=__version__)
@@ -58,8 +64,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if redis_runtime is not None:
             redis_runtime.close()
         tasks.use_task_queue(None)
+        await app.state.store.close()
         await database.dispose()
         log.info("stopped")
+
+
+def _active_sessions(database: db.Database) -> int:
+    """Read at scrape time, in the scrape's worker thread."""
+    try:
+        with database.sync_session() as session:
+            return int(session.scalar(sessions.active_sessions_query()) or 0)
+    except SQLAlchemyError:
+        return 0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

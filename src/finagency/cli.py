@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -189,8 +190,8 @@ def _configuration_rows(settings: Settings) -> list[tuple[str, str]]:
 
     rows = []
     for name, value in settings.model_dump().items():
-        if name == "secret_key":
-            shown = "****** (set)" if settings.secret_key else "(not set)"
+        if isinstance(value, SecretStr) or name in {"secret_key", "smtp_password"}:
+            shown = "****** (set)" if value else "(not set)"
         elif name == "database_url":
             shown = _masked_url(settings)
         elif name == "redis_url" and value:

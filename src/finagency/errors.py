@@ -27,10 +27,12 @@ class FinagencyError(Exception):
         message: str,
         status_code: int | None = None,
         type: str | None = None,  # noqa: A002 - the RFC 9457 member name
+        headers: Mapping[str, str] | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = dict(headers or {})
         if status_code is not None:
             self.status_code = status_code
         if type is not None:
@@ -56,6 +58,16 @@ class Forbidden(FinagencyError):
 class Unauthorized(FinagencyError):
     status_code = 401
     type = "unauthorized"
+
+
+class Locked(FinagencyError):
+    status_code = 423
+    type = "locked"
+
+
+class TooManyRequests(FinagencyError):
+    status_code = 429
+    type = "too-many-requests"
 
 
 class ServiceUnavailable(FinagencyError):
@@ -96,7 +108,9 @@ def problem_response(
 
 async def _finagency_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, FinagencyError)
-    return problem_response(request, error.status_code, error.message, error.type, **error.extra)
+    return problem_response(
+        request, error.status_code, error.message, error.type, headers=error.headers, **error.extra
+    )
 
 
 async def _validation_error(request: Request, error: Exception) -> Response:

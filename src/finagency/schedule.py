@@ -18,4 +18,9 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "schedule": crontab(minute="*"),
             "options": {"expires": 50},
         },
+        "accounts.prune_audit": {
+            "task": "accounts.prune_audit",
+            "schedule": crontab(minute="17", hour="3"),
+            "options": {"expires": 3600},
+        },
     }

@@ -85,6 +85,37 @@ class Settings(BaseSettings):
     task_soft_time_limit: int = Field(default=240, ge=1)
     task_time_limit: int = Field(default=300, ge=1)
 
+    # Accounts and authentication.
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=14, ge=1, le=365)
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    jwt_issuer: str = "finagency"
+    jwt_audience: str = "finagency-api"
+    # Unset: open in development, closed elsewhere; an admin can switch it at run time.
+    registration_open: bool | None = None
+    require_admin_totp: bool = False
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20)
+    password_hash_memory_kib: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=64)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_ip_max_failures: int = Field(default=20, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+    lockout_seconds: int = Field(default=900, ge=1)
+    # The same limit nginx puts on its auth zone, for when the platform runs without nginx.
+    auth_rate_per_second: float = Field(default=5.0, gt=0)
+    auth_rate_burst: int = Field(default=10, ge=1)
+    audit_retention_days: int = Field(default=3 * 365, ge=30)
+    password_reset_minutes: int = Field(default=60, ge=5, le=24 * 60)
+
+    # Outgoing mail (password resets). No host: mail is written to <data dir>/mail/.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout: float = Field(default=10.0, gt=0)
+    mail_from: str = "AI Finance Agency <noreply@localhost>"
+
     @field_validator("cors_origins", "trusted_proxies", "market_providers", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
@@ -143,6 +174,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.sync_database_url.get_backend_name() == "sqlite"
+
+    @property
+    def registration_default(self) -> bool:
+        if self.registration_open is not None:
+            return self.registration_open
+        return self.env is Environment.development
 
     def secret(self) -> str:
         if self.secret_key is None:

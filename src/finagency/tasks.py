@@ -28,7 +28,11 @@ from finagency.settings import Settings, get_settings
 log = structlog.get_logger(__name__)
 
 # Modules whose tasks the worker registers; each feature adds its own tasks module here.
-TASK_MODULES = ["finagency.system.tasks"]
+TASK_MODULES = [
+    "finagency.system.tasks",
+    "finagency.mail.tasks",
+    "finagency.accounts.tasks",
+]
 WORKER_HEARTBEAT_SECONDS = 10
 WORKER_HEARTBEAT_TTL = 30
 

@@ -58,9 +58,11 @@ class RuntimeCollector(Collector):
         self,
         queue_lengths: Callable[[], dict[str, int]],
         live_workers: Callable[[], int],
+        active_sessions: Callable[[], int] | None = None,
     ) -> None:
         self._queue_lengths = queue_lengths
         self._live_workers = live_workers
+        self._active_sessions = active_sessions
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         queues = GaugeMetricFamily(
@@ -72,6 +74,12 @@ class RuntimeCollector(Collector):
         yield GaugeMetricFamily(
             "finagency_workers", "Live background workers.", value=self._live_workers()
         )
+        if self._active_sessions is not None:
+            yield GaugeMetricFamily(
+                "finagency_active_sessions",
+                "Signed-in sessions: live refresh-token families and browser sessions.",
+                value=self._active_sessions(),
+            )
 
 
 def multiprocess_enabled() -> bool:
