@@ -21,12 +21,14 @@ os.environ["FINAGENCY_DATA_DIR"] = tempfile.mkdtemp(prefix="finagency-tests-")
 import httpx  # noqa: E402
 import pytest  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from prometheus_client import REGISTRY  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 
 from finagency import migrate  # noqa: E402
 from finagency.app import create_app  # noqa: E402
-from finagency.db import Database, get_session  # noqa: E402
+from finagency.db import Database, get_session, get_streaming_session  # noqa: E402
 from finagency.settings import Settings, load_settings  # noqa: E402
+from tests.fixtures.accounts import FAST_HASHING  # noqa: E402
 from tests.fixtures.services import (  # noqa: E402
     REDIS_URL,
     create_database,
@@ -39,6 +41,25 @@ from tests.fixtures.services import (  # noqa: E402
 )
 
 BACKENDS = ["postgresql", "sqlite"]
+
+
+def _server_errors() -> float:
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "http_requests"
+        for sample in metric.samples
+        if sample.name == "http_requests_total" and sample.labels.get("status") == "500"
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_server_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A 500 from the app fails the test that caused it, even if its assertions passed."""
+    before = _server_errors()
+    yield
+    if request.node.get_closest_marker("expect_server_error") is None:
+        assert _server_errors() == before, "the app answered 500; see the captured log"
 
 
 def migrate_url(url: str, data_dir: Path) -> None:
@@ -116,6 +137,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path,
         embedded_worker=False,
         log_format="json",
+        **FAST_HASHING,
     )
 
 
@@ -151,6 +173,7 @@ async def app(settings: Settings, db_session: AsyncSession) -> AsyncIterator[Fas
             raise
 
     application.dependency_overrides[get_session] = _test_session
+    application.dependency_overrides[get_streaming_session] = _test_session
     async with application.router.lifespan_context(application):
         yield application
 
@@ -170,3 +193,27 @@ def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequ
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     migrate_url(url, tmp_path)
     return url
+
+
+@pytest.fixture
+async def live_app(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[FastAPI]:
+    """The app on a database of its own with its in-process worker running: nothing is rolled
+    back, so background tasks (which use their own connections) see what requests committed."""
+    application = create_app(
+        load_settings(
+            database_url=fresh_database_url,
+            data_dir=tmp_path,
+            auth_rate_per_second=1000,
+            auth_rate_burst=1000,
+            **FAST_HASHING,
+        )
+    )
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def live_client(live_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=live_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

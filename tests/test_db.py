@@ -77,13 +77,22 @@ async def test_each_test_runs_in_a_transaction_that_is_rolled_back(
     await db_session.execute(text("CREATE TABLE scratch (id INTEGER PRIMARY KEY)"))
     await db_session.commit()  # only releases the test's savepoint
     database = _database(database_url, tmp_path)
-    async with database.session() as other:
-        tables = await other.run_sync(
-            lambda s: s.connection().dialect.has_table(s.connection(), "scratch")
-        )
-    await database.dispose()
+    # A plain driver connection (no BEGIN IMMEDIATE, which would wait for the test's lock).
+    other = database.sync_engine.raw_connection()
+    try:
+        cursor = other.cursor()
+        if database.backend == "sqlite":
+            cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'scratch'")
+        else:
+            cursor.execute("SELECT count(*) FROM pg_tables WHERE tablename = 'scratch'")
+        row = cursor.fetchone()
+        assert row is not None
+        (found,) = row
+    finally:
+        other.close()
+    database.sync_engine.dispose()
     # Another connection does not see the uncommitted table.
-    assert tables is False
+    assert found == 0
 
 
 def test_the_pool_is_sized_from_settings(tmp_path: Path) -> None:

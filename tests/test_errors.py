@@ -86,6 +86,7 @@ async def test_business_errors_keep_their_status_and_extras(
     assert body["channel_id"] == 7
 
 
+@pytest.mark.expect_server_error
 async def test_an_unexpected_error_reveals_nothing(probe_client: httpx.AsyncClient) -> None:
     response = await probe_client.get("/api/v1/_bug")
     body = assert_problem(response, 500)

@@ -4,7 +4,9 @@ from fastapi import APIRouter
 
 from finagency.accounts import router as accounts_router
 
-API_PREFIX = "/api/v1"
+# Each feature's router; the route x role test walks these to find every route's permission.
+FEATURE_ROUTERS: list[APIRouter] = [accounts_router.router]
 
-api_router = APIRouter(prefix=API_PREFIX)
-api_router.include_router(accounts_router.router)
+api_router = APIRouter()
+for feature in FEATURE_ROUTERS:
+    api_router.include_router(feature)

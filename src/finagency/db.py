@@ -66,11 +66,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Execution option for connections that only read: on SQLite they skip the write lock.
+READ_ONLY = "finagency_read_only"
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     """Foreign keys on, WAL for the API + worker sharing one file, and real transactions.
 
     sqlite3 opens transactions lazily and never emits SAVEPOINT-safe BEGINs; take over BEGIN
-    ourselves so that savepoints and rollbacks behave as on PostgreSQL.
+    ourselves so that savepoints and rollbacks behave as on PostgreSQL. BEGIN IMMEDIATE takes
+    the write lock up front: a deferred transaction that reads, then writes while the worker
+    thread writes, fails at once with "database is locked" instead of waiting its turn.
     """
 
     @event.listens_for(engine, "connect")
@@ -84,7 +90,8 @@ def _sqlite_pragmas(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def _engine_options(settings: Settings) -> dict[str, Any]:
@@ -167,7 +174,8 @@ class Database:
 
     async def ping(self) -> None:
         async with self.async_engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+            reader = await connection.execution_options(**{READ_ONLY: True})
+            await reader.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         if self._async_engine is not None:
@@ -206,6 +214,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def get_streaming_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read session that lives until a streamed response has been sent."""
+    database: Database = request.app.state.database
+    async with database.session() as session:
+        yield session
+
+
 # "function" scope: the commit happens before the response is sent, so a client never sees
 # success for work that then fails to commit.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+StreamingSessionDep = Annotated[AsyncSession, Depends(get_streaming_session, scope="request")]

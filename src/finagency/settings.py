@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -152,6 +152,15 @@ class Settings(BaseSettings):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/")
 
+    @model_validator(mode="after")
+    def _argon2_memory(self) -> Settings:
+        if self.password_hash_memory_kib < 8 * self.password_hash_parallelism:
+            raise ValueError(
+                f"{env_name('password_hash_memory_kib')}: must be at least 8 × "
+                f"{env_name('password_hash_parallelism')}"
+            )
+        return self
+
     @property
     def embedded(self) -> bool:
         """Embedded mode: no Redis, so background work runs in the API process."""
@@ -216,9 +225,11 @@ def database_urls(raw: str) -> tuple[URL, URL]:
 def _problems_from(error: ValidationError) -> list[str]:
     problems = []
     for detail in error.errors():
-        field = str(detail["loc"][0]) if detail["loc"] else "configuration"
         message = str(detail["msg"]).removeprefix("Value error, ")
-        problems.append(f"{env_name(field)}: {message}")
+        if detail["loc"]:
+            problems.append(f"{env_name(str(detail['loc'][0]))}: {message}")
+        else:  # a rule across several variables names them itself
+            problems.append(message)
     return problems
 
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
+from fastapi import Depends, Form, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from finagency.accounts import audit, sessions, totp, users
@@ -50,11 +50,12 @@ from finagency.accounts.schemas import (
     UserUpdate,
 )
 from finagency.accounts.sessions import IssuedTokens, Principal
-from finagency.db import SessionDep
+from finagency.db import SessionDep, StreamingSessionDep
 from finagency.errors import FinagencyError
+from finagency.routing import feature_router
 from finagency.system import settings_service
 
-router = APIRouter()
+router = feature_router()
 RateLimited = [Depends(auth_rate_limit)]
 GuardDep = Annotated[LoginGuard, Depends(get_guard)]
 Reader = Annotated[Principal, require(Permission.read)]
@@ -391,6 +392,7 @@ async def export_audit(
     principal: AuditReader,
     request: Request,
     session: SessionDep,
+    reader: StreamingSessionDep,
     criteria: AuditFilterDep,
     format: Annotated[Literal["csv", "jsonl"], Query()] = "jsonl",  # noqa: A002
 ) -> StreamingResponse:
@@ -407,16 +409,13 @@ async def export_audit(
         until=criteria.until.isoformat(),
         format=format,
     )
-    await session.commit()
-    database = request.app.state.database
 
     async def lines() -> AsyncIterator[str]:
-        # The response outlives the request's session: read with a session of its own.
-        async with database.session() as reader:
-            if format == "csv":
-                yield audit.csv_header()
-            async for row in audit.export_rows(reader, criteria):
-                yield audit.csv_line(row) if format == "csv" else audit.jsonl_line(row)
+        # Read through a session that stays open while the response streams.
+        if format == "csv":
+            yield audit.csv_header()
+        async for row in audit.export_rows(reader, criteria):
+            yield audit.csv_line(row) if format == "csv" else audit.jsonl_line(row)
 
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     stamp = f"{criteria.since:%Y%m%d}-{criteria.until:%Y%m%d}"

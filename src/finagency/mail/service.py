@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finagency import tasks
@@ -26,6 +27,10 @@ async def queue_mail(
     await session.flush()
     tasks.enqueue_after_commit(session, SEND_TASK, mail.id)
     return mail
+
+
+def select_all() -> Select[OutgoingMail]:
+    return select(OutgoingMail).order_by(OutgoingMail.id)
 
 
 def build_message(settings: Settings, mail: OutgoingMail) -> EmailMessage:

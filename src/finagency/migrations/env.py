@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import Connection
@@ -14,7 +14,7 @@ from finagency.settings import load_settings
 target_metadata = Base.metadata
 
 
-def _render_item(kind: str, item: Any, autogen_context: Any) -> str | bool:
+def _render_item(kind: str, item: Any, autogen_context: Any) -> str | Literal[False]:
     # Migrations must not import our code: a UTCDateTime is a plain aware DateTime in the schema.
     if kind == "type" and isinstance(item, UTCDateTime):
         return "sa.DateTime(timezone=True)"
