@@ -85,6 +85,7 @@ def test_tls_options_in_the_database_url_reach_the_driver(tmp_path: Path) -> Non
         ("log_level", "loud", "FINAGENCY_LOG_LEVEL"),
         ("db_pool_size", "0", "FINAGENCY_DB_POOL_SIZE"),
         ("public_base_url", "fin.example", "FINAGENCY_PUBLIC_BASE_URL"),
+        ("password_hash_memory_kib", "16", "FINAGENCY_PASSWORD_HASH_MEMORY_KIB"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(
