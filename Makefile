@@ -34,7 +34,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/shellcheck .ci/run
+	$(BIN)/shellcheck .ci/run infrastructure/scripts/*.sh
+	$(BIN)/hadolint --failure-threshold info infrastructure/docker/Dockerfile
+	$(BIN)/bandit -q -r src -ll
+	$(BIN)/python infrastructure/scripts/render-monitoring.py --check
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
