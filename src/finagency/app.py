@@ -24,6 +24,7 @@ from finagency.observability.middleware import RequestObservabilityMiddleware
 from finagency.settings import Settings, get_settings
 from finagency.system import router as system_router
 from finagency.system.service import RedisRuntime
+from finagency.web import router as web_router
 
 log = structlog.get_logger(__name__)
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(system_router.router)
     app.include_router(api_router)
+    app.include_router(web_router.router)
 
     if settings.cors_origins:
         app.add_middleware(

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from finagency.accounts.permissions import Role
 from finagency.settings import ConfigurationError, Settings, load_settings
 
 app = typer.Typer(
@@ -237,6 +238,63 @@ def check() -> None:
         console.print(f"{name}: {mark}", highlight=False)
     if any(result != "ok" for result in results.values()):
         raise typer.Exit(1)
+
+
+@app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option(help="The user's e-mail address (their login).")],
+    role: Annotated[Role, typer.Option(help="admin, editor, analyst or viewer.")],
+    display_name: Annotated[
+        str | None, typer.Option(help="Name shown in the dashboard (default: from the e-mail).")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from one line of stdin.")
+    ] = False,
+) -> None:
+    """Create a user, e.g. the first admin. Prompts twice for the password on a terminal."""
+    settings = settings_or_exit()
+    from pydantic import TypeAdapter, ValidationError
+
+    from finagency.accounts.schemas import Email
+
+    try:
+        address = TypeAdapter(Email).validate_python(email)
+    except ValidationError:
+        fail(f"--email: {email!r} is not an e-mail address")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        fail("no terminal to ask for the password on; pipe it with --password-stdin")
+    name = display_name or address.partition("@")[0]
+    created = asyncio.run(_create_user(settings, address, name, role, password))
+    console.print(f"Created {role.value} {address} (id {created})", highlight=False)
+
+
+async def _create_user(
+    settings: Settings, email: str, display_name: str, role: Role, password: str
+) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from finagency.accounts import users
+    from finagency.accounts.audit import Actor
+    from finagency.db import Database
+    from finagency.errors import FinagencyError
+
+    database = Database(settings)
+    try:
+        async with database.session() as session:
+            user = await users.create(
+                session, settings, Actor(), email, display_name, role, password
+            )
+            return user.id
+    except FinagencyError as error:
+        fail(error.message)
+    except SQLAlchemyError as error:
+        fail(f"the database is not reachable or not migrated: {type(error).__name__}", code=1)
+    finally:
+        await database.dispose()
 
 
 def main() -> None:

@@ -1,0 +1,167 @@
+"""Browser sign-in for the dashboard: a cookie session, CSRF-protected forms.
+
+The dashboard's pages build on this: every state-changing form carries the session's CSRF token
+(hidden field `csrf_token`, or the `X-CSRF-Token` header for htmx), and the sign-in form itself
+is protected by a double-submit token (a cookie that must match the hidden field).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from finagency.accounts import sessions
+from finagency.accounts.dependencies import (
+    SESSION_COOKIE,
+    SettingsDep,
+    StoreDep,
+    actor_of,
+    client_ip,
+)
+from finagency.accounts.metrics import AUTH_FAILURES
+from finagency.accounts.protection import LoginGuard
+from finagency.accounts.tokens import new_secret, same
+from finagency.db import SessionDep
+from finagency.errors import FinagencyError, Unauthorized
+from finagency.settings import Environment, Settings
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+LOGIN_CSRF_COOKIE = "finagency_login_csrf"
+# No inline script or style anywhere: the pages work under this policy.
+CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
+
+
+def _secure(settings: Settings) -> bool:
+    return settings.env is not Environment.development
+
+
+def _page(request: Request, name: str, status_code: int = 200, **context: object) -> HTMLResponse:
+    response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _login_form(
+    request: Request,
+    settings: Settings,
+    status_code: int = 200,
+    error: str | None = None,
+    email: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    token = new_secret()
+    response = _page(request, "login.html", status_code, form_token=token, error=error, email=email)
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(settings),
+        path="/login",
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+@router.get("/login")
+async def login_page(request: Request, settings: SettingsDep) -> HTMLResponse:
+    return _login_form(request, settings)
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+    totp_code: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not csrf_token or not same(expected, csrf_token):
+        AUTH_FAILURES.labels("csrf").inc()
+        return _login_form(
+            request, settings, 403, "The form expired; please try again.", email=email
+        )
+    guard = LoginGuard(store, settings)
+    try:
+        await guard.check_rate(client_ip(request))
+        user = await sessions.authenticate(
+            session,
+            settings,
+            guard,
+            actor_of(request),
+            email.strip(),
+            password,
+            totp_code.strip() or None,
+        )
+    except FinagencyError as error:
+        message = error.message
+        if isinstance(error, Unauthorized) and error.type == "unauthorized":
+            message = sessions.BAD_CREDENTIALS
+        return _login_form(
+            request, settings, error.status_code, message, email=email, headers=error.headers
+        )
+    cookie, _ = await sessions.start_web_session(session, settings, user)
+    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=settings.session_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(settings),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+async def _signed_in(request: Request, session: SessionDep) -> sessions.Principal | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        return await sessions.from_session_cookie(session, cookie)
+    except FinagencyError:
+        return None
+
+
+@router.get("/")
+async def home(request: Request, session: SessionDep) -> Response:
+    principal = await _signed_in(request, session)
+    if principal is None or principal.web_session is None:
+        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    return _page(
+        request, "home.html", user=principal.user, csrf_token=principal.web_session.csrf_token
+    )
+
+
+@router.post("/logout")
+async def logout(
+    request: Request,
+    session: SessionDep,
+    store: StoreDep,
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    principal = await _signed_in(request, session)
+    response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
+    if principal is None or principal.web_session is None:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+    if not csrf_token or not same(csrf_token, principal.web_session.csrf_token):
+        AUTH_FAILURES.labels("csrf").inc()
+        raise FinagencyError("Missing or wrong CSRF token.", 403, "csrf")
+    await sessions.logout(session, store, actor_of(request, principal), principal, None)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
