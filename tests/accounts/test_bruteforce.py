@@ -1,10 +1,8 @@
 """Failed-login counting, lockout, IP blocking and the auth rate limit, in memory and on Redis."""
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from sqlalchemy import select
@@ -12,53 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from finagency.accounts.models import AuditEvent
 from finagency.app import create_app
-from finagency.db import get_session
 from finagency.settings import Settings, load_settings
-from tests.fixtures.accounts import FAST_HASHING, PASSWORD, make_user
+from tests.fixtures.accounts import FAST_HASHING, PASSWORD, client_for, make_user
 
 WRONG = "wrong-password-123"
-
-
-def client_for(app: FastAPI, ip: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(ip, 40000))
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def guarded_app(
-    request: pytest.FixtureRequest,
-    database_url: str,
-    tmp_path: Path,
-    db_session: AsyncSession,
-) -> AsyncIterator[FastAPI]:
-    """The app with its counters in process memory (embedded) or in Redis (full stack)."""
-    overrides: dict[str, object] = {}
-    if request.param == "redis":
-        url, prefix = request.getfixturevalue("redis_url")
-        overrides = {"redis_url": url, "redis_prefix": prefix}
-    settings = load_settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        embedded_worker=False,
-        # Generous, so that only the limit under test is reached.
-        auth_rate_per_second=1000,
-        auth_rate_burst=1000,
-        **FAST_HASHING,
-        **overrides,
-    )
-    app = create_app(settings)
-
-    async def _session() -> AsyncIterator[AsyncSession]:
-        try:
-            yield db_session
-            await db_session.commit()
-        except BaseException:
-            await db_session.rollback()
-            raise
-
-    app.dependency_overrides[get_session] = _session
-    async with app.router.lifespan_context(app):
-        yield app
 
 
 async def _login(http: httpx.AsyncClient, email: str, password: str) -> httpx.Response:
@@ -70,12 +25,12 @@ def _lockouts() -> float:
 
 
 async def test_five_failures_lock_the_account_with_423(
-    guarded_app: FastAPI, db_session: AsyncSession
+    stack_app: FastAPI, db_session: AsyncSession
 ) -> None:
-    settings: Settings = guarded_app.state.settings
+    settings: Settings = stack_app.state.settings
     user = await make_user(db_session, settings)
     before = _lockouts()
-    async with client_for(guarded_app, "10.1.0.1") as http:
+    async with client_for(stack_app, "10.1.0.1") as http:
         statuses = [(await _login(http, user.email, WRONG)).status_code for _ in range(5)]
         assert statuses == [401, 401, 401, 401, 423]
         locked = await _login(http, user.email, PASSWORD)  # even the right password
@@ -92,19 +47,19 @@ async def test_five_failures_lock_the_account_with_423(
     assert "account_locked" in actions
 
 
-async def test_an_unknown_email_locks_exactly_the_same_way(guarded_app: FastAPI) -> None:
-    async with client_for(guarded_app, "10.1.0.2") as http:
+async def test_an_unknown_email_locks_exactly_the_same_way(stack_app: FastAPI) -> None:
+    async with client_for(stack_app, "10.1.0.2") as http:
         responses = [await _login(http, "ghost@example.com", WRONG) for _ in range(6)]
     assert [r.status_code for r in responses] == [401, 401, 401, 401, 423, 423]
     assert responses[0].json()["detail"] == "Wrong e-mail address or password."
 
 
 async def test_a_success_resets_the_account_count(
-    guarded_app: FastAPI, db_session: AsyncSession
+    stack_app: FastAPI, db_session: AsyncSession
 ) -> None:
-    settings: Settings = guarded_app.state.settings
+    settings: Settings = stack_app.state.settings
     user = await make_user(db_session, settings)
-    async with client_for(guarded_app, "10.1.0.3") as http:
+    async with client_for(stack_app, "10.1.0.3") as http:
         for _ in range(4):
             assert (await _login(http, user.email, WRONG)).status_code == 401
         assert (await _login(http, user.email, PASSWORD)).status_code == 200
@@ -112,8 +67,8 @@ async def test_a_success_resets_the_account_count(
             assert (await _login(http, user.email, WRONG)).status_code == 401
 
 
-async def test_twenty_failures_from_one_address_block_it_with_429(guarded_app: FastAPI) -> None:
-    async with client_for(guarded_app, "10.1.0.4") as http:
+async def test_twenty_failures_from_one_address_block_it_with_429(stack_app: FastAPI) -> None:
+    async with client_for(stack_app, "10.1.0.4") as http:
         # Different accounts each time, so no account lock interferes.
         statuses = [
             (await _login(http, f"user{n}@example.com", WRONG)).status_code for n in range(20)
@@ -123,15 +78,15 @@ async def test_twenty_failures_from_one_address_block_it_with_429(guarded_app: F
     assert statuses[19] == 429
     assert blocked.status_code == 429
     assert int(blocked.headers["retry-after"]) > 0
-    async with client_for(guarded_app, "10.1.0.5") as other:
+    async with client_for(stack_app, "10.1.0.5") as other:
         assert (await _login(other, "user1@example.com", WRONG)).status_code == 401
 
 
 async def test_forwarded_for_counts_only_behind_a_trusted_proxy(
-    guarded_app: FastAPI,
+    stack_app: FastAPI,
 ) -> None:
     # 127.0.0.1 is trusted (the default): its X-Forwarded-For names the client.
-    async with client_for(guarded_app, "127.0.0.1") as proxy:
+    async with client_for(stack_app, "127.0.0.1") as proxy:
         for n in range(20):
             await proxy.post(
                 "/api/v1/auth/login",
@@ -145,7 +100,7 @@ async def test_forwarded_for_counts_only_behind_a_trusted_proxy(
         )
     assert other_client.status_code == 401  # the proxy itself is not blocked
     # An untrusted peer cannot dodge its own block by inventing addresses.
-    async with client_for(guarded_app, "10.9.9.9") as attacker:
+    async with client_for(stack_app, "10.9.9.9") as attacker:
         for n in range(20):
             await attacker.post(
                 "/api/v1/auth/login",
