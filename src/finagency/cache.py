@@ -38,9 +38,21 @@ class Store(Protocol):
 
 
 class MemoryStore:
+    # Every this many writes, expired keys are swept, so that random e-mails and addresses
+    # sent by an attacker cannot grow the dictionary without end.
+    SWEEP_EVERY = 1000
+
     def __init__(self) -> None:
         self._values: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
+        self._writes = 0
+
+    def _write(self, key: str, value: str, expires: float, now: float) -> None:
+        self._values[key] = (value, expires)
+        self._writes += 1
+        if self._writes % self.SWEEP_EVERY == 0:
+            for stale in [k for k, (_, at) in self._values.items() if at <= now]:
+                del self._values[stale]
 
     def _live(self, key: str, now: float) -> tuple[str, float] | None:
         entry = self._values.get(key)
@@ -55,12 +67,13 @@ class MemoryStore:
             entry = self._live(key, now)
             count = int(entry[0]) + 1 if entry else 1
             expires = entry[1] if entry else now + window_seconds
-            self._values[key] = (str(count), expires)
+            self._write(key, str(count), expires, now)
             return count
 
     async def set(self, key: str, value: str, ttl_seconds: float) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._values[key] = (value, time.monotonic() + ttl_seconds)
+            self._write(key, value, now + ttl_seconds, now)
 
     async def get(self, key: str) -> str | None:
         with self._lock:
@@ -88,7 +101,7 @@ class MemoryStore:
             if wait > 0:
                 return wait
             new_tat = tat + interval
-            self._values[key] = (str(new_tat), new_tat)
+            self._write(key, str(new_tat), new_tat, now)
             return 0.0
 
     async def close(self) -> None:

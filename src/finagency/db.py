@@ -218,6 +218,8 @@ async def get_streaming_session(request: Request) -> AsyncIterator[AsyncSession]
     """A read session that lives until a streamed response has been sent."""
     database: Database = request.app.state.database
     async with database.session() as session:
+        # Read only: on SQLite it must not hold the write lock for the whole stream.
+        await session.connection(execution_options={READ_ONLY: True})
         yield session
 
 

@@ -7,10 +7,15 @@ from html import escape
 from http import HTTPStatus
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from redis.exceptions import RedisError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://finagency.dev/problems/"
@@ -144,7 +149,21 @@ async def _http_error(request: Request, error: Exception) -> Response:
     return problem_response(request, status, detail, slug, headers=error.headers)
 
 
+async def _dependency_down(request: Request, error: Exception) -> Response:
+    # A database or Redis that stopped answering is our outage, not a bug: 503, try again.
+    log.warning("dependency_unavailable", error_type=type(error).__name__)
+    return problem_response(
+        request,
+        503,
+        "A service the platform depends on is unavailable; try again shortly.",
+        "service-unavailable",
+        headers={"Retry-After": "5"},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FinagencyError, _finagency_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for outage in (RedisError, OperationalError, InterfaceError):
+        app.add_exception_handler(outage, _dependency_down)

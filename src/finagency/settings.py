@@ -121,6 +121,17 @@ class Settings(BaseSettings):
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, origins: list[str]) -> list[str]:
+        # Credentials (the session cookie) are allowed cross-origin: "*" would mean any site.
+        if "*" in origins:
+            raise ValueError("list the allowed origins; '*' would let any site act as the user")
+        for origin in origins:
+            if not origin.startswith(("http://", "https://")):
+                raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
+        return [origin.rstrip("/") for origin in origins]
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:

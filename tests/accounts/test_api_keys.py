@@ -28,6 +28,32 @@ async def test_a_key_is_shown_once_listed_by_prefix_and_stored_hashed(
     assert key not in stored.key_hash
 
 
+async def test_a_key_of_an_admin_with_every_scope_still_cannot_administer(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    admin = await make_user(db_session, settings, Role.admin)
+    key = (
+        await client.post(
+            "/api/v1/api-keys",
+            json={"name": "all scopes", "scopes": ["read", "content:write", "publish"]},
+            headers=bearer(settings, admin),
+        )
+    ).json()["key"]
+    headers = {"X-API-Key": key}
+    assert (await client.get("/api/v1/auth/me", headers=headers)).status_code == 200
+    assert (await client.get("/api/v1/users", headers=headers)).status_code == 403
+    assert (await client.get("/api/v1/audit", headers=headers)).status_code == 403
+    # Nor does it touch its owner's own credentials.
+    password = await client.post(
+        "/api/v1/auth/password",
+        json={"current_password": "x", "new_password": "plum-velvet-harbour-73"},
+        headers=headers,
+    )
+    assert password.status_code == 403
+    enrol = await client.post("/api/v1/auth/totp", json={"password": "x"}, headers=headers)
+    assert enrol.status_code == 403
+
+
 async def test_a_key_acts_within_its_scopes_and_its_owner_role(
     client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
 ) -> None:

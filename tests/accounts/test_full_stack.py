@@ -1,6 +1,5 @@
 """The token life cycle with shared state in Redis (full stack) as well as in memory (embedded)."""
 
-import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 

@@ -50,6 +50,7 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("DELETE", "/api/v1/users/{user_id}"): Permission.manage_users,
     ("POST", "/api/v1/users/{user_id}/reset-password"): Permission.manage_users,
     ("POST", "/api/v1/users/{user_id}/unlock"): Permission.manage_users,
+    ("POST", "/api/v1/users/{user_id}/reset-totp"): Permission.manage_users,
     ("POST", "/api/v1/api-keys"): Permission.manage_keys,
     ("GET", "/api/v1/api-keys"): Permission.manage_keys,
     ("DELETE", "/api/v1/api-keys/{key_id}"): Permission.manage_keys,

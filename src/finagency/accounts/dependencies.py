@@ -7,6 +7,7 @@ caller's permission. The route × role test reads the declared permission back f
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -46,8 +47,21 @@ StoreDep = Annotated[Store, Depends(get_store)]
 
 
 def client_ip(request: Request) -> str:
-    # ProxyHeadersMiddleware has already taken X-Forwarded-For, from trusted proxies only.
-    return request.client.host if request.client else "unknown"
+    """The caller's address (X-Forwarded-For is used only from trusted proxies, upstream).
+
+    Anything that is not an IP address becomes "invalid"; IPv6 callers are counted by /64,
+    since anyone holding one address usually holds its whole /64.
+    """
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "invalid"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 def actor_of(request: Request, principal: Principal | None = None) -> Actor:
@@ -100,7 +114,9 @@ def _check_csrf(request: Request, principal: Principal) -> None:
         raise FinagencyError("Missing or wrong CSRF token.", 403, "csrf")
 
 
-def require(permission: Permission | None, *, totp_exempt: bool = False) -> Any:
+def require(
+    permission: Permission | None, *, totp_exempt: bool = False, allow_api_key: bool = False
+) -> Any:
     """A dependency that admits callers allowed `permission` (None: any signed-in caller)."""
 
     async def dependency(
@@ -121,6 +137,11 @@ def require(permission: Permission | None, *, totp_exempt: bool = False) -> Any:
                 "second-factor-enrolment-required",
             )
         if permission is None:
+            if principal.via == "api_key" and not allow_api_key:
+                # A key is for automations: it never changes its owner's password, second
+                # factor or sessions.
+                AUTH_FAILURES.labels("forbidden").inc()
+                raise Forbidden("API keys cannot be used for your own account's settings.")
             return principal
         allowed = (
             key_allows(principal.role, principal.scopes or [], permission)
@@ -137,5 +158,5 @@ def require(permission: Permission | None, *, totp_exempt: bool = False) -> Any:
     return Depends(dependency)
 
 
-def authenticated(*, totp_exempt: bool = False) -> Any:
-    return require(None, totp_exempt=totp_exempt)
+def authenticated(*, totp_exempt: bool = False, allow_api_key: bool = False) -> Any:
+    return require(None, totp_exempt=totp_exempt, allow_api_key=allow_api_key)

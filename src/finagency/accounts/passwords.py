@@ -6,6 +6,7 @@ import re
 from functools import lru_cache
 from importlib.resources import files
 
+import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -34,10 +35,27 @@ def hash_password(settings: Settings, password: str) -> str:
 
 
 def verify_password(settings: Settings, password_hash: str, password: str) -> bool:
+    """Check a password; an unusable hash (an invited user) costs as much as a real one."""
     try:
         return hasher(settings).verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+    except (VerifyMismatchError, VerificationError):
         return False
+    except InvalidHashError:
+        burn_verification(settings, password)
+        return False
+
+
+# argon2 takes tens of milliseconds of CPU on purpose: never on the event loop.
+async def hash_password_async(settings: Settings, password: str) -> str:
+    return await anyio.to_thread.run_sync(hash_password, settings, password)
+
+
+async def verify_password_async(settings: Settings, password_hash: str, password: str) -> bool:
+    return await anyio.to_thread.run_sync(verify_password, settings, password_hash, password)
+
+
+async def burn_verification_async(settings: Settings, password: str) -> None:
+    await anyio.to_thread.run_sync(burn_verification, settings, password)
 
 
 def needs_rehash(settings: Settings, password_hash: str) -> bool:
@@ -56,7 +74,10 @@ def burn_verification(settings: Settings, password: str) -> None:
         settings.password_hash_memory_kib,
         settings.password_hash_parallelism,
     )
-    verify_password(settings, dummy, password)
+    try:
+        hasher(settings).verify(dummy, password)
+    except VerificationError:
+        pass
 
 
 @lru_cache

@@ -8,6 +8,8 @@ from finagency.cache import Store
 from finagency.errors import Locked, TooManyRequests
 from finagency.settings import Settings
 
+RESET_MAILS_PER_HOUR = 5
+
 
 def _retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
@@ -54,6 +56,10 @@ class LoginGuard:
 
     async def record_success(self, email: str) -> None:
         await self.store.delete(f"login-fail:{email}")
+
+    async def allow_reset_mail(self, email: str) -> bool:
+        """At most a few reset mails per address and hour: the form is no inbox flooder."""
+        return await self.store.hit(f"reset-mail:{email}", 3600) <= RESET_MAILS_PER_HOUR
 
     async def unlock(self, email: str) -> None:
         await self.store.delete(f"login-fail:{email}", f"login-lock:{email}")

@@ -30,10 +30,12 @@ from finagency.accounts.schemas import (
     ApiKeyOut,
     AuditEventOut,
     AuditPage,
+    Email,
     LoginRequest,
     LogoutRequest,
     Me,
     PasswordChange,
+    PasswordConfirmation,
     PasswordResetConfirm,
     PasswordResetRequest,
     RecoveryCodes,
@@ -61,6 +63,8 @@ GuardDep = Annotated[LoginGuard, Depends(get_guard)]
 Reader = Annotated[Principal, require(Permission.read)]
 SignedIn = Annotated[Principal, authenticated()]
 SignedInEnrolling = Annotated[Principal, authenticated(totp_exempt=True)]
+# Who am I: also answers an API key, so that an automation can check its key.
+AnyCaller = Annotated[Principal, authenticated(totp_exempt=True, allow_api_key=True)]
 UserAdmin = Annotated[Principal, require(Permission.manage_users)]
 KeyAdmin = Annotated[Principal, require(Permission.manage_keys)]
 AuditReader = Annotated[Principal, require(Permission.read_audit)]
@@ -102,13 +106,13 @@ async def oauth2_token(
     session: SessionDep,
     settings: SettingsDep,
     guard: GuardDep,
-    username: Annotated[str, Form(min_length=3, max_length=254)],
+    username: Annotated[Email, Form()],
     password: Annotated[str, Form(min_length=1, max_length=1024)],
     totp_code: Annotated[str | None, Form(max_length=20)] = None,
 ) -> TokenPair:
     """The OAuth2 password flow (a form), for tools that speak OAuth2; same rules as /login."""
     user = await sessions.authenticate(
-        session, settings, guard, actor_of(request), username.strip(), password, totp_code
+        session, settings, guard, actor_of(request), username, password, totp_code
     )
     return _token_pair(await sessions.issue_tokens(session, settings, user))
 
@@ -135,7 +139,7 @@ async def logout(
 
 
 @router.get("/auth/me", tags=["auth"], responses=UNAUTHORIZED)
-async def me(principal: SignedInEnrolling) -> Me:
+async def me(principal: AnyCaller) -> Me:
     return Me.model_validate(principal.user)
 
 
@@ -152,16 +156,33 @@ async def register(
     return Accepted(detail="Registration received. You can log in if the address was new.")
 
 
-@router.post("/auth/password", tags=["auth"], status_code=status.HTTP_204_NO_CONTENT)
+async def _wrong_secret(
+    session: SessionDep, guard: LoginGuard, request: Request, principal: Principal, what: str
+) -> FinagencyError:
+    """A wrong password or code on a signed-in route counts like a failed login (lockout)."""
+    actor = actor_of(request, principal)
+    audit.record(session, "login_failed", actor, "user", principal.user.id, via=what)
+    await session.commit()
+    outcome = await guard.record_failure(principal.user.email, actor.ip or "unknown")
+    return outcome or FinagencyError(f"The {what} is wrong.", 400, f"wrong-{what}")
+
+
+@router.post(
+    "/auth/password",
+    tags=["auth"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=RateLimited,
+)
 async def change_password(
     body: PasswordChange,
     principal: SignedIn,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    guard: GuardDep,
 ) -> Response:
     """Change your password; every token and session of yours, this one included, ends."""
-    await users.change_password(
+    changed = await users.change_password(
         session,
         settings,
         actor_of(request, principal),
@@ -169,6 +190,8 @@ async def change_password(
         body.current_password,
         body.new_password,
     )
+    if not changed:
+        raise await _wrong_secret(session, guard, request, principal, "password")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -179,9 +202,14 @@ async def change_password(
     dependencies=RateLimited,
 )
 async def request_password_reset(
-    body: PasswordResetRequest, request: Request, session: SessionDep, settings: SettingsDep
+    body: PasswordResetRequest,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    guard: GuardDep,
 ) -> Accepted:
-    await users.request_reset(session, settings, actor_of(request), body.email)
+    if await guard.allow_reset_mail(body.email):
+        await users.request_reset(session, settings, actor_of(request), body.email)
     return Accepted(detail=RESET_ACCEPTED)
 
 
@@ -192,18 +220,28 @@ async def request_password_reset(
     dependencies=RateLimited,
 )
 async def confirm_password_reset(
-    body: PasswordResetConfirm, request: Request, session: SessionDep, settings: SettingsDep
+    body: PasswordResetConfirm,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    guard: GuardDep,
 ) -> Response:
-    await users.confirm_reset(session, settings, actor_of(request), body.token, body.new_password)
+    email = await users.confirm_reset(
+        session, settings, actor_of(request), body.token, body.new_password
+    )
+    await guard.unlock(email)  # the owner proved who they are: lift a lockout
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/auth/totp", tags=["auth"])
+@router.post("/auth/totp", tags=["auth"], dependencies=RateLimited)
 async def enrol_totp(
-    principal: SignedInEnrolling, session: SessionDep, settings: SettingsDep
+    body: PasswordConfirmation,
+    principal: SignedInEnrolling,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> TotpEnrolment:
-    """Start TOTP enrolment: scan the URI (as a QR code), then confirm with a code."""
-    secret, uri = await totp.enrol(session, settings, principal.user)
+    """Start TOTP enrolment (your password again): scan the URI as a QR code, then confirm."""
+    secret, uri = await totp.enrol(session, settings, principal.user, body.password)
     return TotpEnrolment(secret=secret, otpauth_uri=uri)
 
 
@@ -222,17 +260,25 @@ async def confirm_totp(
     return RecoveryCodes(recovery_codes=codes)
 
 
-@router.post("/auth/totp/disable", tags=["auth"], status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/auth/totp/disable",
+    tags=["auth"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=RateLimited,
+)
 async def disable_totp(
     body: TotpDisable,
     principal: SignedIn,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    guard: GuardDep,
 ) -> Response:
-    await totp.disable(
+    disabled = await totp.disable(
         session, settings, actor_of(request, principal), principal.user, body.password, body.code
     )
+    if not disabled:
+        raise await _wrong_secret(session, guard, request, principal, "code")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -322,6 +368,17 @@ async def unlock_user(
     user = await users.get(session, user_id)
     await guard.unlock(user.email)
     audit.record(session, "account_unlocked", actor_of(request, principal), "user", user.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/users/{user_id}/reset-totp", tags=["users"], status_code=status.HTTP_204_NO_CONTENT)
+async def reset_totp(
+    user_id: int, principal: UserAdmin, request: Request, session: SessionDep
+) -> Response:
+    """Remove a user's second factor (a lost device); they may enrol again after signing in."""
+    user = await users.get(session, user_id)
+    await totp.remove(session, actor_of(request, principal), user, "totp_reset_by_admin")
+    await users.revoke_everything(session, user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

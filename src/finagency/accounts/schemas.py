@@ -13,7 +13,14 @@ from finagency.accounts.permissions import Role, Scope
 def _email(value: str) -> str:
     value = value.strip().lower()
     local, at, domain = value.rpartition("@")
-    if not at or not local or "." not in domain or domain.startswith(".") or " " in value:
+    if (
+        not at
+        or not local
+        or "." not in domain
+        or domain.startswith(".")
+        or domain.endswith(".")
+        or any(c.isspace() or not c.isprintable() or c in '<>(),;:"[]\\' for c in value)
+    ):
         raise ValueError("not an e-mail address")
     return value
 
@@ -114,6 +121,10 @@ class PasswordResetConfirm(Strict):
 class TotpEnrolment(BaseModel):
     secret: str
     otpauth_uri: str
+
+
+class PasswordConfirmation(Strict):
+    password: Password
 
 
 class TotpCode(Strict):

@@ -90,10 +90,13 @@ async def authenticate(
         raise
     user = await session.scalar(select(User).where(User.email == email))
     if user is None:
-        passwords.burn_verification(settings, password)
+        await passwords.burn_verification_async(settings, password)
         ok = False
     else:
-        ok = passwords.verify_password(settings, user.password_hash, password) and user.is_active
+        ok = (
+            await passwords.verify_password_async(settings, user.password_hash, password)
+            and user.is_active
+        )
     if ok and user is not None and user.totp_enabled:
         if not totp_code:
             raise SecondFactorRequired(
@@ -105,7 +108,7 @@ async def authenticate(
         raise await _failed_login(session, guard, actor, email, ip)
     await guard.record_success(email)
     if passwords.needs_rehash(settings, user.password_hash):
-        user.password_hash = passwords.hash_password(settings, password)
+        user.password_hash = await passwords.hash_password_async(settings, password)
     user.last_login_at = utcnow()
     LOGINS.labels("success").inc()
     audit.record(
@@ -139,12 +142,13 @@ async def _failed_login(
 async def issue_tokens(
     session: AsyncSession, settings: Settings, user: User, family_id: str | None = None
 ) -> IssuedTokens:
-    access, _ = issue_access_token(settings, user.id, user.role)
+    family_id = family_id or uuid.uuid4().hex
+    access, _ = issue_access_token(settings, user.id, user.role, family_id)
     refresh = new_secret("rt_")
     session.add(
         RefreshToken(
             user_id=user.id,
-            family_id=family_id or uuid.uuid4().hex,
+            family_id=family_id,
             token_hash=digest(refresh),
             expires_at=utcnow() + timedelta(days=settings.refresh_token_days),
         )
@@ -192,12 +196,15 @@ async def refresh(
     return await issue_tokens(session, settings, user, row.family_id)
 
 
-async def _revoke_family(session: AsyncSession, family_id: str, now: datetime) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
+async def _revoke_family(
+    session: AsyncSession, family_id: str, now: datetime, user_id: int | None = None
+) -> None:
+    query = update(RefreshToken).where(
+        RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None)
     )
+    if user_id is not None:  # from a token's claim: only ever the caller's own family
+        query = query.where(RefreshToken.user_id == user_id)
+    await session.execute(query.values(revoked_at=now))
 
 
 async def logout(
@@ -213,6 +220,8 @@ async def logout(
         remaining = (principal.claims.expires_at - now).total_seconds()
         if remaining > 0:
             await store.set(f"revoked-jti:{principal.claims.jti}", "1", remaining)
+    if principal.claims is not None and principal.claims.session_id:
+        await _revoke_family(session, principal.claims.session_id, now, principal.user.id)
     if refresh_token:
         row = await session.scalar(
             select(RefreshToken).where(

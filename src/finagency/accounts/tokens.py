@@ -35,9 +35,13 @@ class AccessClaims:
     jti: str
     issued_at: datetime
     expires_at: datetime
+    # The refresh-token family (the login) this token belongs to: logout ends the whole login.
+    session_id: str | None = None
 
 
-def issue_access_token(settings: Settings, user_id: int, role: str) -> tuple[str, AccessClaims]:
+def issue_access_token(
+    settings: Settings, user_id: int, role: str, session_id: str | None = None
+) -> tuple[str, AccessClaims]:
     # Millisecond precision: a password change revokes tokens issued even a moment before it.
     now = datetime.now(UTC)
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)
@@ -47,6 +51,7 @@ def issue_access_token(settings: Settings, user_id: int, role: str) -> tuple[str
         jti=uuid.uuid4().hex,
         issued_at=now,
         expires_at=now + timedelta(minutes=settings.access_token_minutes),
+        session_id=session_id,
     )
     payload = {
         "sub": str(user_id),
@@ -57,6 +62,8 @@ def issue_access_token(settings: Settings, user_id: int, role: str) -> tuple[str
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
     }
+    if session_id:
+        payload["sid"] = session_id
     return jwt.encode(payload, settings.secret(), algorithm=ALGORITHM), claims
 
 
@@ -88,6 +95,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
         jti=str(payload["jti"]),
         issued_at=EPOCH + timedelta(milliseconds=round(float(payload["iat"]) * 1000)),
         expires_at=datetime.fromtimestamp(payload["exp"], UTC),
+        session_id=str(payload["sid"]) if payload.get("sid") else None,
     )
 
 

@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finagency.accounts import audit, passwords
 from finagency.accounts.audit import Actor
 from finagency.accounts.metrics import REGISTRATIONS
-from finagency.accounts.models import PasswordResetToken, RefreshToken, User, WebSession
+from finagency.accounts.models import ApiKey, PasswordResetToken, RefreshToken, User, WebSession
 from finagency.accounts.permissions import Role
 from finagency.accounts.tokens import digest, new_secret
 from finagency.db import utcnow
@@ -21,14 +22,15 @@ from finagency.settings import Settings
 from finagency.system import settings_service
 
 INVITATION_DAYS = 7
-INVALID_RESET = FinagencyError(
-    "This reset link is invalid or has expired.", 400, "invalid-reset-token"
-)
 
 
 class WeakPassword(FinagencyError):
     status_code = 422
     type = "weak-password"
+
+
+def _invalid_reset() -> FinagencyError:
+    return FinagencyError("This reset link is invalid or has expired.", 400, "invalid-reset-token")
 
 
 def check_policy(password: str, email: str) -> None:
@@ -70,15 +72,16 @@ async def create(
         check_policy(password, email)
     if await by_email(session, email) is not None:
         raise Conflict("A user with this e-mail address already exists.")
-    unusable = "!" + new_secret()  # no argon2 hash starts with "!": nobody can log in with it
     user = User(
         email=email,
         display_name=display_name,
         role=role.value,
-        password_hash=passwords.hash_password(settings, password) if password else unusable,
+        password_hash=(
+            await passwords.hash_password_async(settings, password) if password else _unusable()
+        ),
     )
-    session.add(user)
-    await session.flush()
+    if not await _insert(session, user):
+        raise Conflict("A user with this e-mail address already exists.")
     audit.record(session, "user_created", actor, "user", user.id, role=role.value, email=email)
     REGISTRATIONS.inc()
     if password is None:
@@ -103,7 +106,8 @@ async def register(
         )
     email = email.lower()
     check_policy(password, email)
-    password_hash = passwords.hash_password(settings, password)  # same cost on both paths
+    # Hashed on both paths, so that the answer takes as long either way.
+    password_hash = await passwords.hash_password_async(settings, password)
     existing = await by_email(session, email)
     if existing is not None:
         await mail_service.queue_mail(
@@ -117,10 +121,25 @@ async def register(
     user = User(
         email=email, display_name=display_name, role=Role.viewer.value, password_hash=password_hash
     )
-    session.add(user)
-    await session.flush()
+    if not await _insert(session, user):
+        return  # registered a moment ago by a concurrent request: the same answer
     audit.record(session, "user_registered", actor, "user", user.id, email=email)
     REGISTRATIONS.inc()
+
+
+def _unusable() -> str:
+    """A password hash nobody can log in with (no argon2 hash starts with "!")."""
+    return "!" + new_secret()
+
+
+async def _insert(session: AsyncSession, user: User) -> bool:
+    """Add the user; False when the e-mail was taken meanwhile (a concurrent request)."""
+    try:
+        async with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        return False
+    return True
 
 
 async def update(session: AsyncSession, actor: Actor, user: User, **changes: object) -> User:
@@ -138,7 +157,7 @@ async def update(session: AsyncSession, actor: Actor, user: User, **changes: obj
         action = "user_reactivated" if is_active else "user_deactivated"
         audit.record(session, action, actor, "user", user.id)
         if not is_active:
-            await revoke_everything(session, user)
+            await revoke_everything(session, user, api_keys=True)
     await session.flush()
     return user
 
@@ -151,10 +170,24 @@ async def delete(session: AsyncSession, actor: Actor, user: User) -> None:
     await session.flush()
 
 
-async def revoke_everything(session: AsyncSession, user: User) -> None:
-    """End every token, refresh chain and browser session of the user, now."""
+async def revoke_everything(session: AsyncSession, user: User, api_keys: bool = False) -> None:
+    """End every token, refresh chain, browser session and reset link of the user, now.
+
+    API keys (automations) end too when an admin acts on a possibly compromised account.
+    """
     now = utcnow()
     user.tokens_valid_after = now
+    await session.execute(
+        sql_update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if api_keys:
+        await session.execute(
+            sql_update(ApiKey)
+            .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
     await session.execute(
         sql_update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
@@ -171,27 +204,33 @@ async def set_password(
     session: AsyncSession, settings: Settings, user: User, password: str
 ) -> None:
     check_policy(password, user.email)
-    user.password_hash = passwords.hash_password(settings, password)
+    user.password_hash = await passwords.hash_password_async(settings, password)
     await revoke_everything(session, user)
 
 
 async def change_password(
     session: AsyncSession, settings: Settings, actor: Actor, user: User, current: str, new: str
-) -> None:
-    if not passwords.verify_password(settings, user.password_hash, current):
-        raise FinagencyError("The current password is wrong.", 400, "wrong-password")
+) -> bool:
+    """Change the password; False (nothing changed) when `current` is wrong, which the caller
+    counts as a failed login."""
+    if not await passwords.verify_password_async(settings, user.password_hash, current):
+        return False
     await set_password(session, settings, user, new)
     audit.record(session, "password_changed", actor, "user", user.id)
+    return True
 
 
 async def admin_reset(
     session: AsyncSession, settings: Settings, actor: Actor, user: User, new: str | None
 ) -> None:
     if new is None:
-        await revoke_everything(session, user)
+        # The old password stops working now, not when the user follows the link.
+        user.password_hash = _unusable()
+        await revoke_everything(session, user, api_keys=True)
         await send_reset_link(session, settings, user)
     else:
         await set_password(session, settings, user, new)
+        await revoke_everything(session, user, api_keys=True)
     audit.record(session, "password_reset_by_admin", actor, "user", user.id, link=new is None)
 
 
@@ -239,15 +278,26 @@ async def request_reset(
 
 async def confirm_reset(
     session: AsyncSession, settings: Settings, actor: Actor, token: str, new_password: str
-) -> None:
+) -> str:
+    """Set the password from a link; returns the account's e-mail (to lift its lockout)."""
     row = await session.scalar(
         select(PasswordResetToken).where(PasswordResetToken.token_hash == digest(token))
     )
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
-        raise INVALID_RESET
+        raise _invalid_reset()
     user = await get(session, row.user_id)
     if not user.is_active:
-        raise INVALID_RESET
+        raise _invalid_reset()
+    check_policy(new_password, user.email)
+    # Claimed in one conditional UPDATE: two requests racing with one link cannot both win.
+    claimed = await session.execute(
+        sql_update(PasswordResetToken)
+        .where(PasswordResetToken.id == row.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(claimed, "rowcount", 0):
+        raise _invalid_reset()
     await set_password(session, settings, user, new_password)
-    row.used_at = utcnow()
     audit.record(session, "password_reset", actor, "user", user.id)
+    return user.email

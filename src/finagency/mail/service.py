@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -47,8 +48,11 @@ def deliver(settings: Settings, message: EmailMessage, mail_id: int) -> None:
     """SMTP (STARTTLS when set) when a host is configured; else a .eml file in the data dir."""
     if not settings.smtp_host:
         folder = Path(settings.data_dir) / "mail"
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{mail_id:08d}.eml").write_bytes(bytes(message))
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Reset links are secrets: readable by the owner only.
+        fd = os.open(folder / f"{mail_id:08d}.eml", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(bytes(message))
         return
     with smtplib.SMTP(
         settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout

@@ -77,7 +77,11 @@ def configure_logging(settings: Settings) -> None:
             )
         )
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(),
+            # Local variables can hold passwords and tokens: never print them.
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
+        )
 
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import TypeAdapter, ValidationError
 
 from finagency.accounts import sessions
 from finagency.accounts.dependencies import (
@@ -24,6 +25,7 @@ from finagency.accounts.dependencies import (
 )
 from finagency.accounts.metrics import AUTH_FAILURES
 from finagency.accounts.protection import LoginGuard
+from finagency.accounts.schemas import Email
 from finagency.accounts.tokens import new_secret, same
 from finagency.db import SessionDep
 from finagency.errors import FinagencyError, Unauthorized
@@ -93,6 +95,11 @@ async def login(
         return _login_form(
             request, settings, 403, "The form expired; please try again.", email=email
         )
+    try:
+        address = TypeAdapter(Email).validate_python(email)
+    except ValidationError:
+        # Never recorded: people type their password into the wrong field.
+        return _login_form(request, settings, 422, "Enter your e-mail address.")
     guard = LoginGuard(store, settings)
     try:
         await guard.check_rate(client_ip(request))
@@ -101,7 +108,7 @@ async def login(
             settings,
             guard,
             actor_of(request),
-            email.strip(),
+            address,
             password,
             totp_code.strip() or None,
         )
