@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
     smtp_timeout: float = Field(default=10.0, gt=0)
+    # A private CA for the mail server's certificate (the system's CAs otherwise).
+    smtp_ca_file: Path | None = None
     mail_from: str = "AI Finance Agency <noreply@localhost>"
 
     @field_validator("cors_origins", "trusted_proxies", "market_providers", mode="before")

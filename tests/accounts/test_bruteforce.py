@@ -1,5 +1,6 @@
 """Failed-login counting, lockout, IP blocking and the auth rate limit, in memory and on Redis."""
 
+import time
 from pathlib import Path
 
 import httpx
@@ -133,3 +134,34 @@ async def test_the_auth_endpoints_have_their_own_rate_limit(
     assert 429 in statuses[10:]
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) >= 1
+
+
+async def test_the_rate_limit_holds_across_processes_through_redis(
+    database_url: str, tmp_path: Path, redis_url: tuple[str, str]
+) -> None:
+    """Two app instances (as two API processes) share one bucket in Redis."""
+    url, prefix = redis_url
+    apps = [
+        create_app(
+            load_settings(
+                database_url=database_url,
+                data_dir=tmp_path,
+                redis_url=url,
+                redis_prefix=prefix,
+                **FAST_HASHING,
+            )
+        )
+        for _ in range(2)
+    ]
+    statuses: list[int] = []
+    started = time.monotonic()
+    async with apps[0].router.lifespan_context(apps[0]), apps[1].router.lifespan_context(apps[1]):
+        for n in range(16):
+            async with client_for(apps[n % 2], "10.2.0.9") as http:
+                response = await http.post("/api/v1/auth/refresh", json={"refresh_token": "x"})
+                statuses.append(response.status_code)
+    elapsed = time.monotonic() - started
+    assert statuses[:10] == [401] * 10
+    # Beyond the burst, only what the 5/s rate refilled meanwhile may pass, whichever process.
+    assert statuses.count(401) <= 10 + int(elapsed * 5) + 1
+    assert 429 in statuses[10:]

@@ -16,11 +16,15 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from finagency.accounts.permissions import Permission, Role, key_allows, role_allows
+from finagency.accounts import sessions
+from finagency.accounts.audit import Actor
+from finagency.accounts.dependencies import SESSION_COOKIE
+from finagency.accounts.models import User
+from finagency.accounts.permissions import Permission, Role, Scope, key_allows, role_allows
 from finagency.api import FEATURE_ROUTERS
 from finagency.settings import Settings, load_settings
 from finagency.system.router import router as system_router
-from tests.fixtures.accounts import FAST_HASHING, bearer, make_user
+from tests.fixtures.accounts import FAST_HASHING, UserRef, bearer, make_user
 
 PUBLIC = {
     ("GET", "/health"),
@@ -81,15 +85,54 @@ def _routes() -> Iterator[APIRoute]:
                 yield route
 
 
-def _declared(route: APIRoute) -> Any:
-    """The permission a route's dependencies declare: a Permission, None (signed in) or none."""
+def _dependency(route: APIRoute) -> Any:
+    """The route's access dependency (the function `require` made), or None."""
     pending = list(route.dependant.dependencies)
     while pending:
         dependency = pending.pop()
         if getattr(dependency.call, "signed_in", False):
-            return getattr(dependency.call, "permission", None)
+            return dependency.call
         pending.extend(dependency.dependencies)
-    return UNDECLARED
+    return None
+
+
+def _declared(route: APIRoute) -> Any:
+    """The permission a route declares: a Permission, None (any signed-in caller) or none."""
+    dependency = _dependency(route)
+    return UNDECLARED if dependency is None else getattr(dependency, "permission", None)
+
+
+VIAS = ["token", "api_key", "cookie", "cookie_without_csrf"]
+ALL_SCOPES = [scope.value for scope in Scope]
+
+
+async def _credentials(
+    db_session: AsyncSession,
+    settings: Settings,
+    users: dict[Role, UserRef],
+    role: Role | None,
+    via: str,
+) -> dict[str, str]:
+    """Fresh credentials for each call (a call may well be a logout)."""
+    if role is None:
+        return {}
+    if via == "token":
+        return bearer(settings, users[role])
+    user = await db_session.get(User, users[role].id)
+    assert user is not None
+    if via == "api_key":
+        _, key = await sessions.create_api_key(
+            db_session, Actor(), user, "matrix", [Scope(s) for s in ALL_SCOPES]
+        )
+        await db_session.commit()
+        return {"X-API-Key": key}
+    cookie, web_session = await sessions.start_web_session(db_session, settings, user)
+    csrf = web_session.csrf_token
+    await db_session.commit()
+    headers = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
+    if via == "cookie":
+        headers["X-CSRF-Token"] = csrf
+    return headers
 
 
 def _concrete(path: str) -> str:
@@ -122,9 +165,11 @@ async def test_every_route_refuses_and_admits_exactly_by_role(
                 problems.append(f"{key}: add its permission to EXPECTED")
             elif declared != EXPECTED[key]:
                 problems.append(f"{key}: declares {declared}, expected {EXPECTED[key]}")
-            callers: list[Role | None] = [None, *Role]
-            for role in callers:
-                headers = bearer(settings, users[role]) if role else {}
+            callers: list[tuple[Role | None, str]] = [(None, "anonymous")] + [
+                (role, via) for role in Role for via in VIAS
+            ]
+            for role, via in callers:
+                headers = await _credentials(db_session, settings, users, role, via)
                 response = await client.request(
                     method.upper(),
                     _concrete(path),
@@ -133,21 +178,31 @@ async def test_every_route_refuses_and_admits_exactly_by_role(
                 )
                 checked += 1
                 status = response.status_code
+                unsafe = method.upper() not in {"GET", "HEAD", "OPTIONS"}
+                refusal = 403
                 if key in PUBLIC:
                     allowed = True
                 elif role is None:
+                    allowed, refusal = False, 401
+                elif via == "api_key":
+                    allowed = (
+                        getattr(_dependency(route), "allow_api_key", False)
+                        if declared is None
+                        else key_allows(role, ALL_SCOPES, declared)
+                    )
+                elif via == "cookie_without_csrf" and unsafe:
                     allowed = False
                 else:
                     allowed = declared is None or role_allows(role, declared)
-                who = role.value if role else "anonymous"
+                who = f"{role.value} by {via}" if role else via
                 if status >= 500:
                     problems.append(f"{key} as {who}: {status}")
                 elif allowed and status in (401, 403):
                     problems.append(f"{key} as {who}: refused ({status}) but allowed")
-                elif not allowed and status != (401 if role is None else 403):
-                    problems.append(f"{key} as {who}: {status}, expected a refusal")
+                elif not allowed and status != refusal:
+                    problems.append(f"{key} as {who}: {status}, expected {refusal}")
     assert not problems, "\n".join(problems)
-    assert checked > 100
+    assert checked > 400
 
 
 @pytest.mark.parametrize("permission", list(Permission))

@@ -2,6 +2,7 @@
 embedded mode, and to a real SMTP server (aiosmtpd) when one is configured."""
 
 import re
+import ssl
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -20,6 +21,7 @@ from finagency.mail import service as mail_service
 from finagency.mail.models import OutgoingMail
 from finagency.settings import Settings, load_settings
 from tests.fixtures.accounts import FAST_HASHING, PASSWORD, bearer, make_user
+from tests.fixtures.certificates import write_certificate
 from tests.fixtures.services import free_port
 
 NEW_PASSWORD = "plum-velvet-harbour-73"
@@ -200,6 +202,38 @@ def smtp_server() -> Iterator[tuple[int, _Inbox]]:
     controller.start()
     try:
         yield port, inbox
+    finally:
+        controller.stop()
+
+
+def test_starttls_is_used_and_the_certificate_checked(tmp_path: Path) -> None:
+    write_certificate(tmp_path / "certs")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "certs" / "tls.crt", tmp_path / "certs" / "tls.key")
+    inbox = _Inbox()
+    port = free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
+    controller.start()
+    try:
+        mail = OutgoingMail(id=8, recipient="ed@example.com", subject="Over TLS", body="x")
+        trusted = load_settings(
+            data_dir=tmp_path,
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_ca_file=str(tmp_path / "certs" / "tls.crt"),
+            **FAST_HASHING,
+        )
+        mail_service.deliver(trusted, mail_service.build_message(trusted, mail), 8)
+        assert [m["Subject"] for m in inbox.messages] == ["Over TLS"]
+        # Without the CA, an unknown certificate is refused: nothing is sent in clear.
+        untrusted = load_settings(
+            data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port, **FAST_HASHING
+        )
+        with pytest.raises(ssl.SSLCertVerificationError):
+            mail_service.deliver(untrusted, mail_service.build_message(untrusted, mail), 8)
+        assert len(inbox.messages) == 1
     finally:
         controller.stop()
 

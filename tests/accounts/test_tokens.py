@@ -308,3 +308,29 @@ async def test_refresh_tokens_expire(
         "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
     )
     assert response.status_code == 401
+
+
+async def test_a_login_upgrades_a_hash_made_with_older_parameters(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    from finagency.accounts import passwords
+    from finagency.accounts.models import User
+    from finagency.settings import load_settings
+
+    older = load_settings(
+        data_dir=settings.data_dir,
+        password_hash_time_cost=2,
+        password_hash_memory_kib=16,
+        password_hash_parallelism=1,
+    )
+    user = await make_user(db_session, settings)
+    old_hash = passwords.hash_password(older, PASSWORD)
+    row = await db_session.get(User, user.id)
+    assert row is not None
+    row.password_hash = old_hash
+    await db_session.commit()
+    assert (await login(client, user.email)).status_code == 200
+    await db_session.refresh(row)
+    assert row.password_hash != old_hash
+    assert not passwords.needs_rehash(settings, row.password_hash)
+    assert (await login(client, user.email)).status_code == 200

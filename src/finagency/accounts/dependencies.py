@@ -155,6 +155,7 @@ def require(
 
     dependency.permission = permission  # type: ignore[attr-defined]
     dependency.signed_in = True  # type: ignore[attr-defined]
+    dependency.allow_api_key = allow_api_key or permission is not None  # type: ignore[attr-defined]
     return Depends(dependency)
 
 

@@ -58,7 +58,8 @@ def deliver(settings: Settings, message: EmailMessage, mail_id: int) -> None:
         settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout
     ) as smtp:
         if settings.smtp_starttls:
-            smtp.starttls(context=ssl.create_default_context())
+            cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+            smtp.starttls(context=ssl.create_default_context(cafile=cafile))
         if settings.smtp_username and settings.smtp_password:
             smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
         smtp.send_message(message)
