@@ -107,6 +107,22 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=3 * 365, ge=30)
     password_reset_minutes: int = Field(default=60, ge=5, le=24 * 60)
 
+    # Market data.
+    simulated_seed: int = 20260101
+    market_timeout: float = Field(default=10.0, gt=0, le=120)
+    # Quotes from two providers that differ by more than this fraction mark the field unverified.
+    market_crosscheck_tolerance: float = Field(default=0.01, gt=0, lt=1)
+    market_refresh_minutes: int = Field(default=5, ge=1, le=1440)
+    yahoo_base_url: str = "https://query1.finance.yahoo.com"
+    alphavantage_base_url: str = "https://www.alphavantage.co"
+    alphavantage_api_key: SecretStr | None = None
+    finnhub_base_url: str = "https://finnhub.io/api/v1"
+    finnhub_api_key: SecretStr | None = None
+
+    # Research: RSS/Atom feed URLs, comma-separated (file:// URLs work too).
+    research_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    research_timeout: float = Field(default=10.0, gt=0, le=120)
+
     # Outgoing mail (password resets). No host: mail is written to <data dir>/mail/.
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -118,7 +134,9 @@ class Settings(BaseSettings):
     smtp_ca_file: Path | None = None
     mail_from: str = "AI Finance Agency <noreply@localhost>"
 
-    @field_validator("cors_origins", "trusted_proxies", "market_providers", mode="before")
+    @field_validator(
+        "cors_origins", "trusted_proxies", "market_providers", "research_feeds", mode="before"
+    )
     @classmethod
     def _lists(cls, value: Any) -> Any:
         return _split_list(value)
@@ -133,6 +151,19 @@ class Settings(BaseSettings):
             if not origin.startswith(("http://", "https://")):
                 raise ValueError(f"{origin!r} is not an origin such as https://app.example.com")
         return [origin.rstrip("/") for origin in origins]
+
+    @field_validator("market_providers")
+    @classmethod
+    def _market_providers(cls, providers: list[str]) -> list[str]:
+        known = {"simulated", "yahoo", "alphavantage", "finnhub"}
+        unknown = [name for name in providers if name not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        if not providers:
+            raise ValueError("name at least one provider, e.g. simulated")
+        return providers
 
     @field_validator("log_level")
     @classmethod

@@ -1,0 +1,75 @@
+"""The one interface every market-data provider speaks, and what it returns.
+
+Providers are async, do every call through httpx with a timeout, and raise ProviderError with a
+`reason` (the label of finagency_market_fetch_errors_total) for anything but good data. They know
+nothing of the database: the market service stores, cross-checks and flags what they return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+
+class ProviderError(Exception):
+    """A provider could not answer. `reason` is one of REASONS."""
+
+    REASONS = ("rate_limited", "not_found", "auth", "bad_response", "unavailable", "timeout")
+
+    def __init__(self, provider: str, reason: str, message: str, retry_after: float | None = None):
+        assert reason in self.REASONS, reason
+        super().__init__(f"{provider}: {reason}: {message}")
+        self.provider = provider
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ProviderQuote:
+    """The latest quote of one instrument as one provider saw it (Yahoo-style symbol)."""
+
+    symbol: str
+    provider: str
+    price: float
+    as_of: datetime  # aware, UTC
+    previous_close: float | None = None
+    open: float | None = None
+    day_high: float | None = None
+    day_low: float | None = None
+    volume: float | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderBar:
+    """One OHLCV bar. `start` is the bar's opening instant (aware, UTC)."""
+
+    symbol: str
+    interval: str  # "1d" (daily) for now
+    start: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float | None = None
+
+
+class MarketProvider(Protocol):
+    name: str
+
+    async def quotes(self, symbols: list[str]) -> dict[str, ProviderQuote]:
+        """Latest quotes; a symbol the provider does not know is left out, not an error.
+
+        Raises ProviderError when the provider as a whole fails (rate limit, outage, auth).
+        """
+        ...
+
+    async def history(self, symbol: str, start: date, end: date) -> list[ProviderBar]:
+        """Daily bars from `start` to `end` (inclusive), oldest first.
+
+        Raises ProviderError("not_found") for an unknown symbol.
+        """
+        ...
+
+    async def close(self) -> None: ...
