@@ -9,7 +9,8 @@ Usage: deploy.sh -e ENV [-i TAG] [-n NAMESPACE] [-w SECONDS] [-r REPOSITORY] [op
 
   -e ENV            staging | production (the overlay infrastructure/kubernetes/overlays/ENV)
   -i TAG            image tag to deploy (required unless --rollback)
-  -n NAMESPACE      namespace (default: ai-finance-agency)
+  -n NAMESPACE      namespace to deploy into (default: ai-finance-agency); the overlay is
+                    re-targeted to it (objects, RoleBinding subjects, Ingress header ConfigMap)
   -w SECONDS        how long to wait for each job and rollout (default: 300)
   -r REPOSITORY     image repository (default: the overlay's, e.g.
                     ghcr.io/ai-finance-agency/ai-finance-agency; the backup image is
@@ -85,6 +86,7 @@ done
 [[ "$environment" == staging || "$environment" == production ]] ||
   die "-e must be staging or production, got '$environment'"
 [[ "$wait_seconds" =~ ^[1-9][0-9]*$ ]] || die "-w wants a number of seconds, got '$wait_seconds'"
+[[ "$namespace" =~ ^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$ ]] || die "invalid namespace '$namespace'"
 overlay="$root/infrastructure/kubernetes/overlays/$environment"
 [[ -f "$overlay/kustomization.yaml" ]] || die "no overlay at $overlay"
 command -v kubectl >/dev/null || die "kubectl is not installed"
@@ -153,6 +155,13 @@ trap 'rm -rf "$workdir"' EXIT
   echo "  - name: $base_repository-backup"
   echo "    newName: ${repository:-$base_repository}-backup"
   echo "    newTag: \"$tag\""
+  # -n: everything in that namespace, including what names it outside metadata.namespace.
+  echo "namespace: $namespace"
+  echo "patches:"
+  echo "  - target: {kind: RoleBinding}"
+  echo "    patch: '[{\"op\": \"replace\", \"path\": \"/subjects/0/namespace\", \"value\": \"$namespace\"}]'"
+  echo "  - target: {kind: Ingress}"
+  echo "    patch: '[{\"op\": \"replace\", \"path\": \"/metadata/annotations/nginx.ingress.kubernetes.io~1custom-headers\", \"value\": \"$namespace/ai-finance-security-headers\"}]'"
 } >"$workdir/kustomization.yaml"
 
 if [[ "$dry_run" == true ]]; then

@@ -192,3 +192,17 @@ def test_workflows_run_scripts_that_exist() -> None:
     for path in WORKFLOWS:
         for script in re.findall(r"infrastructure/scripts/[\w.-]+", path.read_text()):
             assert (ROOT / script).exists(), f"{path.name}: {script}"
+
+
+@pytest.mark.parametrize("path", [COMPOSE, COMPOSE_PROD], ids=["dev", "prod"])
+def test_every_prometheus_target_is_a_compose_service(path: Path) -> None:
+    # Otherwise `up == 0` for a target nobody runs fires PostgresDown, RedisDown, NginxDown ...
+    services = set(load(path)["services"])
+    hosts = set()
+    for targets in sorted((INFRA / "monitoring/targets").glob("*.yml")):
+        for group in yaml.safe_load(targets.read_text()):
+            addresses = [*group["targets"], group.get("labels", {}).get("__blackbox_exporter", "")]
+            for address in filter(None, addresses):
+                hosts.add(re.sub(r"^\w+://", "", address).split(":")[0].split("/")[0])
+    assert hosts, "no targets found"
+    assert hosts <= services, hosts - services

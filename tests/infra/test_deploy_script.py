@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.infra.standins import Standins, make_standins
 from tests.infra.tools import KUBERNETES, SCRIPTS
+from tests.infra.tools import kubectl as kubectl_binary
 
 DEPLOY = SCRIPTS / "deploy.sh"
 K = "kubectl --namespace ai-finance-agency"
@@ -84,6 +87,57 @@ def test_the_kustomization_sets_the_tag_on_the_overlay(kubectl: Standins) -> Non
             "newTag": "v1.2.3",
         },
     ]
+
+
+def render_captured(kubectl: Standins, tmp_path: Path) -> list[dict[str, Any]]:
+    """What the real kustomize makes of the kustomization deploy.sh applied. With TMPDIR set to
+    tmp_path, deploy.sh's folder was tmp_path/tmp.XXXX: tmp_path/rendered is as deep, so the
+    relative path to the overlay holds there too."""
+    folder = tmp_path / "rendered"
+    folder.mkdir()
+    (folder / "kustomization.yaml").write_text(kubectl.kustomization())
+    result = subprocess.run(
+        [kubectl_binary(), "kustomize", str(folder)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return [document for document in yaml.safe_load_all(result.stdout) if document]
+
+
+def test_another_namespace_moves_everything_that_names_it(
+    kubectl: Standins, tmp_path: Path
+) -> None:
+    kubectl.env["TMPDIR"] = str(tmp_path)
+    result = kubectl.run(DEPLOY, "-e", "production", "-i", "v1.0.0", "-n", "fin-prod")
+
+    assert result.returncode == 0, result.stderr
+    assert all(
+        call.startswith("kubectl --namespace fin-prod ") or call.startswith("kubectl apply -k ")
+        for call in kubectl.calls()
+    ), kubectl.calls()
+    rendered = render_captured(kubectl, tmp_path)
+    for manifest in rendered:
+        if manifest["kind"] == "Namespace":
+            assert manifest["metadata"]["name"] == "fin-prod"
+        else:
+            assert manifest["metadata"]["namespace"] == "fin-prod", manifest["kind"]
+        if manifest["kind"] == "RoleBinding":
+            assert {s["namespace"] for s in manifest["subjects"]} == {"fin-prod"}
+        if manifest["kind"] == "Ingress":
+            annotations = manifest["metadata"]["annotations"]
+            assert annotations["nginx.ingress.kubernetes.io/custom-headers"] == (
+                "fin-prod/ai-finance-security-headers"
+            )
+    assert "ai-finance-agency/" not in yaml.safe_dump_all(rendered).replace(
+        "ghcr.io/ai-finance-agency/", ""
+    )
+
+
+def test_invalid_namespace_touches_no_cluster(kubectl: Standins) -> None:
+    result = kubectl.run(DEPLOY, "-e", "staging", "-i", "v1", "-n", "Bad_Name")
+
+    assert result.returncode == 1
+    assert "invalid namespace" in result.stderr
+    assert kubectl.calls() == []
 
 
 def test_the_image_names_match_the_base(kubectl: Standins) -> None:

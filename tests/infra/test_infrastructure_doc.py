@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 
 from tests.infra.tools import ROOT, SCRIPTS, render_overlay
 
@@ -63,3 +64,26 @@ def test_replacement_table_covers_the_guides_broken_commands() -> None:
         "docker-entrypoint.sh healthcheck",
     ):
         assert replacement in table, replacement
+
+
+def test_every_alert_is_listed_with_its_severity_and_runbook() -> None:
+    section = DOC.split("### Alerts", 1)[1].split("\n## ", 1)[0]
+    listed = {
+        name: (anchor, severity)
+        for name, anchor, severity in re.findall(
+            r"^\| \[(\w+)\]\(runbooks\.md#([\w-]+)\) \| (\w+) \| .+ \|$", section, re.MULTILINE
+        )
+    }
+    rules = {
+        rule["alert"]: rule["labels"]["severity"]
+        for path in sorted((ROOT / "infrastructure/monitoring/rules").glob("*.yml"))
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    assert set(listed) == set(rules)
+    runbooks = (ROOT / "docs/runbooks.md").read_text()
+    for name, (anchor, severity) in listed.items():
+        assert anchor == name.lower(), name
+        assert severity == rules[name], name
+        assert re.search(rf"^### {name}$", runbooks, re.MULTILINE), name

@@ -3,6 +3,7 @@ names and the issue's promises (security context, probes, autoscaling, jobs, pol
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ import yaml
 from tests.infra.tools import KUBERNETES, OVERLAYS, ROOT, SCRIPTS, kubectl, render_overlay, tool
 
 Manifest = dict[str, Any]
+# Every kustomization that is applied: the overlays (deploy.sh) and the cluster-scoped RBAC (once,
+# by a cluster admin).
+KUSTOMIZATIONS = (*(f"overlays/{overlay}" for overlay in OVERLAYS), "cluster")
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)
@@ -53,12 +57,12 @@ def pod_spec(manifest: Manifest) -> dict[str, Any] | None:
     return None
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_kubernetes_validate_strict(overlay: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kustomization", KUSTOMIZATIONS)
+def test_kubernetes_validate_strict(kustomization: str, tmp_path: Path) -> None:
     validator = tool("kubernetes-validate", "validates the rendered manifests; PyPI")
-    rendered_file = tmp_path / f"{overlay}.yaml"
+    rendered_file = tmp_path / f"{kustomization.replace('/', '-')}.yaml"
     result = subprocess.run(
-        [kubectl(), "kustomize", str(KUBERNETES / "overlays" / overlay)],
+        [kubectl(), "kustomize", str(KUBERNETES / kustomization)],
         capture_output=True,
         text=True,
         check=True,
@@ -77,14 +81,14 @@ def test_kubernetes_validate_strict(overlay: str, tmp_path: Path) -> None:
 
 def test_checkov_finds_nothing_unskipped(tmp_path: Path) -> None:
     checkov = tool("checkov", "scans the manifests; own venv", (ROOT / ".venv-checkov/bin",))
-    for overlay in OVERLAYS:
+    for kustomization in KUSTOMIZATIONS:
         result = subprocess.run(
-            [kubectl(), "kustomize", str(KUBERNETES / "overlays" / overlay)],
+            [kubectl(), "kustomize", str(KUBERNETES / kustomization)],
             capture_output=True,
             text=True,
             check=True,
         )
-        (tmp_path / f"{overlay}.yaml").write_text(result.stdout)
+        (tmp_path / f"{kustomization.replace('/', '-')}.yaml").write_text(result.stdout)
     scan = subprocess.run(
         [
             checkov,
@@ -175,8 +179,8 @@ def test_referenced_secrets_are_in_the_example(rendered: list[Manifest]) -> None
     assert {"ai-finance-secrets", "postgres-credentials", "backup-encryption"} <= set(documented)
 
 
-def test_api_deployment(production: list[Manifest]) -> None:
-    api = one(production, "Deployment", "ai-finance-app")
+def test_api_deployment(rendered: list[Manifest]) -> None:
+    api = one(rendered, "Deployment", "ai-finance-app")
     assert api["spec"]["replicas"] == 3
     assert api["spec"]["strategy"] == {
         "type": "RollingUpdate",
@@ -196,8 +200,9 @@ def test_api_deployment(production: list[Manifest]) -> None:
     assert spec["automountServiceAccountToken"] is False
 
 
-def test_hpa_is_exactly_the_guides(production: list[Manifest]) -> None:
-    hpa = one(production, "HorizontalPodAutoscaler", "ai-finance-app-hpa")["spec"]
+def test_hpa_is_exactly_the_guides(rendered: list[Manifest]) -> None:
+    # In every overlay: `kubectl get hpa` must show what the guide promises.
+    hpa = one(rendered, "HorizontalPodAutoscaler", "ai-finance-app-hpa")["spec"]
     assert hpa["scaleTargetRef"]["name"] == "ai-finance-app"
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 10)
     targets = {
@@ -210,7 +215,7 @@ def test_hpa_is_exactly_the_guides(production: list[Manifest]) -> None:
     assert hpa["behavior"]["scaleDown"]["policies"] == [
         {"type": "Percent", "value": 50, "periodSeconds": 60}
     ]
-    one(production, "HorizontalPodAutoscaler", "celery-worker-hpa")
+    one(rendered, "HorizontalPodAutoscaler", "celery-worker-hpa")
 
 
 def test_workers_beat_and_stateful_services(rendered: list[Manifest]) -> None:
@@ -320,6 +325,11 @@ def test_ingress(production: list[Manifest], staging: list[Manifest]) -> None:
         if p != "/metrics"
     }
     assert limits == {"/": "10", "/api": "100", "/api/v1/auth": "5", "/api/v1/media": "1"}
+    auth_paths = [p["path"] for p in paths["/api/v1/auth"]["spec"]["rules"][0]["http"]["paths"]]
+    assert auth_paths == ["/api/v1/auth", "/login"]  # the dashboard's sign-in form too
+    uploads = paths["/api/v1/media"]["metadata"]["annotations"]
+    # The same upload limit as infrastructure/nginx.
+    assert uploads["nginx.ingress.kubernetes.io/proxy-body-size"] == "10m"
     deny = paths["/metrics"]["metadata"]["annotations"]
     assert deny["nginx.ingress.kubernetes.io/denylist-source-range"] == "0.0.0.0/0,::/0"
     for ingress in public:
@@ -426,3 +436,236 @@ def test_service_monitors_match_the_rules_job_names(production: list[Manifest]) 
         assert monitor["spec"]["endpoints"][0]["port"] in ports
     ingress = one(production, "Ingress", "monitoring")["metadata"]["annotations"]
     assert ingress["nginx.ingress.kubernetes.io/auth-type"] == "basic"
+
+
+# The deployer's rights: `kubectl apply -k` of every overlay and component, and deploy.sh's other
+# kubectl calls, must be allowed by the Role and ClusterRole of ServiceAccount ai-finance-deployer,
+# and by nothing wider.
+
+DEPLOYER = "ai-finance-deployer"
+NAMESPACE = "ai-finance-agency"
+# Client-side `kubectl apply` (also with --dry-run=server) reads each object, then creates or
+# patches it. On an existing cluster-scoped object it needs get and patch only.
+APPLY_VERBS = frozenset({"get", "create", "patch"})
+APPLY_EXISTING_VERBS = frozenset({"get", "patch"})
+# deploy.sh's other kubectl calls and what they need.
+SCRIPT_NEEDS: dict[tuple[str, str], frozenset[str]] = {
+    ("", "secrets"): frozenset({"get"}),  # get secret NAME
+    ("batch", "cronjobs"): frozenset({"get"}),  # get cronjob; create job --from=cronjob/...
+    # create job; wait --for=condition=complete job/...; logs job/...
+    ("batch", "jobs"): frozenset({"create", "get", "list", "watch"}),
+    # rollout status (watches), rollout undo (patches), exec deployment/...
+    ("apps", "deployments"): frozenset({"get", "list", "watch", "patch"}),
+    ("apps", "replicasets"): frozenset({"list"}),  # rollout undo finds the previous revision
+    ("", "pods"): frozenset({"get", "list"}),  # logs job/..., exec deployment/...
+    ("", "pods/log"): frozenset({"get"}),
+    ("", "pods/exec"): frozenset({"create"}),  # the /ready check
+}
+# Verbs that would let the deployer grant or act as more than it holds.
+ESCALATING_VERBS = frozenset({"escalate", "bind", "impersonate"})
+IRREGULAR_PLURALS = {"Endpoints": "endpoints"}
+
+
+def api_group(manifest: Manifest) -> str:
+    api_version = str(manifest["apiVersion"])
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
+def resource_of(kind: str) -> str:
+    """The API resource of a kind, pluralised as Kubernetes' code generators do."""
+    if kind in IRREGULAR_PLURALS:
+        return IRREGULAR_PLURALS[kind]
+    lower = kind.lower()
+    if lower.endswith("y"):
+        return lower[:-1] + "ies"
+    if lower.endswith(("s", "x", "ch", "sh")):
+        return lower + "es"
+    return lower + "s"
+
+
+def granted(
+    rules: list[dict[str, Any]], group: str, resource: str, name: str | None = None
+) -> set[str]:
+    """The verbs `rules` allow on `resource`: on any object, or also on the one called `name`
+    (rules limited by resourceNames count only for a named object; never for create)."""
+    verbs: set[str] = set()
+    for rule in rules:
+        if group not in rule.get("apiGroups", []) or resource not in rule.get("resources", []):
+            continue
+        names = rule.get("resourceNames")
+        if not names or (name is not None and name in names):
+            verbs |= set(rule["verbs"])
+    return verbs
+
+
+def render_kustomization(path: Path) -> list[Manifest]:
+    result = subprocess.run(
+        [kubectl(), "kustomize", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return [document for document in yaml.safe_load_all(result.stdout) if document]
+
+
+@pytest.fixture(scope="module")
+def applied(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Manifest]]:
+    """What deploy.sh applies: each overlay, and each component production uses rendered on
+    its own (so that a component's kinds are checked even if an overlay stops using it)."""
+    sources = {f"overlays/{overlay}": render_overlay(overlay) for overlay in OVERLAYS}
+    production = yaml.safe_load((KUBERNETES / "overlays/production/kustomization.yaml").read_text())
+    components = [
+        (KUBERNETES / "overlays/production" / c).resolve() for c in production["components"]
+    ]
+    assert {c.name for c in components} >= {"vpa", "monitoring", "volume-snapshots"}
+    for component in components:
+        folder = tmp_path_factory.mktemp(component.name)
+        # kustomize wants relative paths to what it builds on.
+        (folder / "kustomization.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                    "kind": "Kustomization",
+                    "namespace": NAMESPACE,
+                    "components": [os.path.relpath(component, folder)],
+                }
+            )
+        )
+        sources[f"components/{component.name}"] = render_kustomization(folder)
+        assert sources[f"components/{component.name}"], component.name
+    return sources
+
+
+@pytest.fixture(scope="module")
+def cluster_rbac() -> list[Manifest]:
+    return render_kustomization(KUBERNETES / "cluster")
+
+
+def deployer_rules(
+    applied: dict[str, list[Manifest]], cluster_rbac: list[Manifest]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rules of the deployer's Role (the same in every overlay) and of its ClusterRole."""
+    roles = [m["rules"] for source in applied.values() for m in find(source, "Role", DEPLOYER)]
+    assert len(roles) == len(OVERLAYS), "every overlay ships the deployer's Role"
+    assert all(rules == roles[0] for rules in roles)
+    cluster_role = one(cluster_rbac, "ClusterRole", f"{DEPLOYER}-namespace")
+    return roles[0], cluster_role["rules"]
+
+
+def test_the_deployer_is_bound_to_its_roles(
+    applied: dict[str, list[Manifest]], cluster_rbac: list[Manifest]
+) -> None:
+    subject = {"kind": "ServiceAccount", "name": DEPLOYER, "namespace": NAMESPACE}
+    for overlay in OVERLAYS:
+        binding = one(applied[f"overlays/{overlay}"], "RoleBinding", DEPLOYER)
+        assert binding["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": DEPLOYER,
+        }
+        assert binding["subjects"] == [subject]
+    binding = one(cluster_rbac, "ClusterRoleBinding", f"{DEPLOYER}-namespace")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": f"{DEPLOYER}-namespace",
+    }
+    assert binding["subjects"] == [subject]
+    # Only RBAC for the deployer, cluster-wide; nothing namespaced sneaks in there.
+    assert {m["kind"] for m in cluster_rbac} == {"ClusterRole", "ClusterRoleBinding"}
+
+
+def test_the_deployer_can_apply_every_rendered_kind(
+    applied: dict[str, list[Manifest]], cluster_rbac: list[Manifest]
+) -> None:
+    role, cluster_role = deployer_rules(applied, cluster_rbac)
+    seen: set[tuple[str, str]] = set()
+    for source, manifests in applied.items():
+        for manifest in manifests:
+            group, kind = api_group(manifest), manifest["kind"]
+            resource, name = resource_of(kind), manifest["metadata"]["name"]
+            seen.add((group, kind))
+            where = f"{source}: {kind}/{name} ({group or 'core'}/{resource})"
+            if "namespace" in manifest["metadata"]:
+                assert manifest["metadata"]["namespace"] == NAMESPACE, where
+                allowed = granted(role, group, resource, name)
+                missing = set(APPLY_VERBS - allowed)
+                # create can never be limited to a name.
+                if "create" not in granted(role, group, resource):
+                    missing.add("create")
+            else:  # cluster-scoped: must exist already; read and patched by name only
+                allowed = granted(cluster_role, group, resource, name)
+                missing = set(APPLY_EXISTING_VERBS - allowed)
+                assert not granted(cluster_role, group, resource), f"{where}: not by name"
+            assert not missing, f"{where}: the deployer lacks {sorted(missing)}"
+    # The kinds the review found missing are among those checked.
+    assert {
+        ("", "Namespace"),
+        ("autoscaling.k8s.io", "VerticalPodAutoscaler"),
+        ("monitoring.coreos.com", "ServiceMonitor"),
+        ("monitoring.coreos.com", "PrometheusRule"),
+        ("rbac.authorization.k8s.io", "Role"),
+        ("rbac.authorization.k8s.io", "RoleBinding"),
+    } <= seen
+
+
+def test_the_deployer_can_run_the_rest_of_deploy_sh(
+    applied: dict[str, list[Manifest]], cluster_rbac: list[Manifest]
+) -> None:
+    role, _ = deployer_rules(applied, cluster_rbac)
+    for (group, resource), verbs in SCRIPT_NEEDS.items():
+        missing = verbs - granted(role, group, resource)
+        assert not missing, f"{group or 'core'}/{resource}: the deployer lacks {sorted(missing)}"
+
+
+def test_the_deployer_holds_what_the_roles_it_applies_grant(
+    applied: dict[str, list[Manifest]], cluster_rbac: list[Manifest]
+) -> None:
+    """RBAC's escalation check: a subject may write a Role, or bind it, only if it holds every
+    permission in it (or has `escalate`/`bind`, which the deployer must not have)."""
+    role, _ = deployer_rules(applied, cluster_rbac)
+    for source, manifests in applied.items():
+        for applied_role in find(manifests, "Role"):
+            for rule in applied_role["rules"]:
+                names = rule.get("resourceNames") or [None]
+                for group in rule["apiGroups"]:
+                    for resource in rule["resources"]:
+                        for name in names:
+                            missing = set(rule["verbs"]) - granted(role, group, resource, name)
+                            assert not missing, (
+                                f"{source}: Role/{applied_role['metadata']['name']} grants "
+                                f"{sorted(missing)} on {group or 'core'}/{resource}, "
+                                "which the deployer does not hold"
+                            )
+        for binding in find(manifests, "RoleBinding"):
+            # Bindings to ClusterRoles would need the ClusterRole's rights in the namespace.
+            assert binding["roleRef"]["kind"] == "Role", binding["metadata"]["name"]
+            one(manifests, "Role", binding["roleRef"]["name"])
+
+
+def test_no_rule_grants_everything_or_escalates(
+    applied: dict[str, list[Manifest]], cluster_rbac: list[Manifest]
+) -> None:
+    role, cluster_role = deployer_rules(applied, cluster_rbac)
+    every_role = [
+        (m["kind"], m["metadata"]["name"], rule)
+        for manifests in (*applied.values(), cluster_rbac)
+        for m in manifests
+        if m["kind"] in {"Role", "ClusterRole"}
+        for rule in m.get("rules", [])
+    ]
+    assert every_role
+    for kind, name, rule in every_role:
+        for field in ("apiGroups", "resources", "verbs", "resourceNames", "nonResourceURLs"):
+            assert "*" not in rule.get(field, []), f"{kind}/{name}: * in {field}"
+        assert not ESCALATING_VERBS & set(rule["verbs"]), f"{kind}/{name}: {rule['verbs']}"
+    assert granted(role, "", "secrets") == {"get"}  # deploy.sh never writes secrets
+    # Nothing cluster-wide in the Role (a Role cannot grant it anyway: keep it honest).
+    assert not granted(role, "", "namespaces")
+    # The ClusterRole: only the one Namespace, read and patched; no create, update or delete.
+    assert cluster_role == [
+        {
+            "apiGroups": [""],
+            "resources": ["namespaces"],
+            "resourceNames": [NAMESPACE],
+            "verbs": ["get", "patch"],
+        }
+    ]

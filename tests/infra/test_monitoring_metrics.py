@@ -23,13 +23,6 @@ from tests.infra.fixtures_monitoring import grouping_uses, used_app_metrics
 
 # Metric family → the issue that builds it (names from DESIGN.md §7 and the issues' Metrics).
 AWAITING_FEATURE: dict[str, str] = {
-    # issue 4: market data and research
-    "finagency_market_fetch_seconds": "issue 4",
-    "finagency_market_fetch_errors_total": "issue 4",
-    "finagency_market_data_age_seconds": "issue 4",
-    "finagency_snapshot_fields_flagged_total": "issue 4",
-    "finagency_news_items_total": "issue 4",
-    "finagency_content_ideas_total": "issue 4",
     # issue 5: content generation and compliance
     "finagency_content_requests_total": "issue 5",
     "finagency_content_generation_seconds": "issue 5",
@@ -72,9 +65,19 @@ def test_every_metric_in_rules_and_dashboards_is_exported_with_its_labels(
     tmp_path: Path, committed_database_url: str, redis_url: tuple[str, str]
 ) -> None:
     url, prefix = redis_url
-    settings = {"database_url": committed_database_url, "redis_url": url, "redis_prefix": prefix}
+    feed = Path(__file__).resolve().parent.parent / "research" / "data" / "markets.rss"
+    settings = {
+        "database_url": committed_database_url,
+        "redis_url": url,
+        "redis_prefix": prefix,
+        # Finnhub without a key fails at once (no network): a provider error to count.
+        "market_providers": "simulated,finnhub",
+        "research_feeds": feed.as_uri(),
+    }
     worker_port, api_port = free_port(), free_port()
-    celery = tasks.create_celery(load_settings(data_dir=tmp_path, **settings))
+    celery = tasks.create_celery(
+        load_settings(data_dir=tmp_path, redis_url=url, redis_prefix=prefix)
+    )
     try:
         with (
             run_finagency(
@@ -99,6 +102,9 @@ def test_every_metric_in_rules_and_dashboards_is_exported_with_its_labels(
             bad_token = {"Authorization": "Bearer not-a-token"}
             httpx.get(f"{api.base_url}/api/v1/auth/me", headers=bad_token, timeout=10)
             assert celery.send_task("system.ping", queue="default").get(timeout=30)["pong"]
+            # A market refresh and a feed read, so that their metrics carry their labels.
+            assert celery.send_task("market.refresh", queue="market").get(timeout=60)
+            assert celery.send_task("research.fetch_feeds").get(timeout=60)["new_items"] > 0
             worker_text = _wait_for_text(
                 f"http://127.0.0.1:{worker_port}/metrics", 'state="succeeded"'
             )

@@ -158,6 +158,18 @@ def test_a_burst_of_logins_is_cut_with_429_by_nginx(edge: Edge, app_server: Runn
     assert not [r for r in app_server.json_logs() if r.get("request_id") == "burst-refused"]
 
 
+def test_the_dashboard_sign_in_form_shares_the_auth_zone(edge: Edge) -> None:
+    form = {"email": "burst@example.com", "password": "not the password 1", "csrf_token": "x"}
+    with client(edge, "127.0.0.12") as http:
+        started = time.monotonic()
+        statuses = [http.post("/login", data=form).status_code for _ in range(30)]
+        elapsed = time.monotonic() - started
+    passed = [status for status in statuses if status != 429]
+    # burst 10 + the first + 5/s refilled while the burst ran (general traffic would allow 21+).
+    assert len(passed) <= 11 + int(5 * elapsed) + 1, statuses
+    assert statuses.count(429) >= 30 - len(passed) > 0
+
+
 def test_general_traffic_is_throttled_at_10_per_second_and_recovers(edge: Edge) -> None:
     with client(edge, "127.0.0.3") as http:
         started = time.monotonic()
