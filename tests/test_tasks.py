@@ -107,7 +107,8 @@ def test_a_failing_task_does_not_stop_the_worker(worker: InProcessWorker) -> Non
 def test_the_in_process_worker_fires_the_beat_schedule(worker: InProcessWorker) -> None:
     before = _count("system.ping", "succeeded")
     # Pretend the last run was two minutes ago: the every-minute entry is due now.
-    worker._entries[0].last_run_at = datetime.now(UTC) - timedelta(minutes=2)
+    [ping] = [entry for entry in worker._entries if entry.task == "system.ping"]
+    ping.last_run_at = datetime.now(UTC) - timedelta(minutes=2)
     _wait(lambda: _count("system.ping", "succeeded") >= before + 1)
 
 

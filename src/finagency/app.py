@@ -46,6 +46,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks.use_task_queue(worker)
         if settings.embedded_worker:
             worker.start()
+            # Live prices from the first minute: history if there is none, then a snapshot.
+            worker.enqueue("market.bootstrap")
         app.state.runtime_collector = RuntimeCollector(
             worker.queue_lengths, lambda: 1 if worker.is_alive() else 0, active_sessions
         )

@@ -28,6 +28,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+market_app = typer.Typer(help="Market data: backfill history.", no_args_is_help=True)
+app.add_typer(market_app, name="market")
 console = Console()
 errors = Console(stderr=True)
 
@@ -295,6 +297,51 @@ async def _create_user(
         fail(f"the database is not reachable or not migrated: {type(error).__name__}", code=1)
     finally:
         await database.dispose()
+
+
+@market_app.command("backfill")
+def market_backfill(
+    days: Annotated[int, typer.Option(min=1, max=3660, help="How many days back.")] = 365,
+    symbol: Annotated[
+        list[str] | None, typer.Option("--symbol", help="Only these symbols (repeatable).")
+    ] = None,
+) -> None:
+    """Store daily bars for the last N days of every instrument (safe to run again)."""
+    settings = settings_or_exit()
+    from rich.progress import Progress
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from finagency.db import Database
+    from finagency.market import service
+    from finagency.market.models import Instrument
+    from finagency.observability.logging import configure_logging
+
+    configure_logging(settings.model_copy(update={"log_level": "WARNING"}))
+    database = Database(settings)
+    try:
+        with database.sync_session() as session:
+            from sqlalchemy import func, select
+
+            query = select(func.count()).select_from(Instrument)
+            if symbol:
+                query = query.where(Instrument.symbol.in_(symbol))
+            total = int(session.scalar(query) or 0)
+            if symbol and total != len(set(symbol)):
+                fail("unknown symbol among --symbol; see GET /api/v1/market/instruments")
+            with Progress(console=console) as progress:
+                task = progress.add_task("Backfilling", total=total)
+
+                def advance(name: str, count: int) -> None:
+                    progress.update(task, advance=1, description=f"{name}: {count} bars")
+
+                stored = service.backfill(session, settings, days, advance, symbol or None)
+    except SQLAlchemyError as error:
+        fail(f"the database is not reachable or not migrated: {type(error).__name__}", code=1)
+    finally:
+        database.sync_engine.dispose()
+    console.print(
+        f"Stored {sum(stored.values())} daily bars for {len(stored)} instruments.", highlight=False
+    )
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ from typing import Any
 import structlog
 from celery import Celery
 
-from finagency.schedule import beat_schedule
 from finagency.tasks import Queue, queue_for
 
 log = structlog.get_logger(__name__)
@@ -58,7 +57,7 @@ class InProcessWorker:
                 schedule=spec["schedule"],
                 expires=spec.get("options", {}).get("expires"),
             )
-            for name, spec in beat_schedule().items()
+            for name, spec in app.conf.beat_schedule.items()
         ]
 
     # TaskQueue

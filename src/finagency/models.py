@@ -3,6 +3,15 @@
 from finagency.accounts import models as accounts_models
 from finagency.db import Base
 from finagency.mail import models as mail_models
+from finagency.market import models as market_models
+from finagency.research import models as research_models
 from finagency.system import models as system_models
 
-__all__ = ["Base", "accounts_models", "mail_models", "system_models"]
+__all__ = [
+    "Base",
+    "accounts_models",
+    "mail_models",
+    "market_models",
+    "research_models",
+    "system_models",
+]

@@ -11,8 +11,18 @@ from typing import Any
 from celery.schedules import crontab
 
 
-def beat_schedule() -> dict[str, dict[str, Any]]:
+def beat_schedule(refresh_minutes: int = 5) -> dict[str, dict[str, Any]]:
     return {
+        "market.scheduled_refresh": {
+            "task": "market.scheduled_refresh",
+            "schedule": crontab(minute=f"*/{refresh_minutes}"),
+            "options": {"expires": refresh_minutes * 60 - 10},
+        },
+        "market.close_snapshots": {
+            "task": "market.close_snapshots",
+            "schedule": crontab(minute="*/15"),
+            "options": {"expires": 600},
+        },
         "system.ping": {
             "task": "system.ping",
             "schedule": crontab(minute="*"),
@@ -22,5 +32,10 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
             "task": "accounts.prune_audit",
             "schedule": crontab(minute="17", hour="3"),
             "options": {"expires": 3600},
+        },
+        "research.fetch_feeds": {
+            "task": "research.fetch_feeds",
+            "schedule": crontab(minute="*/15"),
+            "options": {"expires": 600},
         },
     }

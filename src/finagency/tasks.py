@@ -32,6 +32,8 @@ TASK_MODULES = [
     "finagency.system.tasks",
     "finagency.mail.tasks",
     "finagency.accounts.tasks",
+    "finagency.market.tasks",
+    "finagency.research.tasks",
 ]
 WORKER_HEARTBEAT_SECONDS = 10
 WORKER_HEARTBEAT_TTL = 30
@@ -84,7 +86,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "timezone": "UTC",
         "enable_utc": True,
-        "beat_schedule": beat_schedule(),
+        "beat_schedule": beat_schedule(settings.market_refresh_minutes),
         "worker_hijack_root_logger": False,
         "imports": TASK_MODULES,
     }

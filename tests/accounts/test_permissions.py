@@ -25,6 +25,7 @@ from finagency.api import FEATURE_ROUTERS
 from finagency.settings import Settings, load_settings
 from finagency.system.router import router as system_router
 from tests.fixtures.accounts import FAST_HASHING, UserRef, bearer, make_user
+from tests.fixtures.market import simulated_snapshot
 
 PUBLIC = {
     ("GET", "/health"),
@@ -62,6 +63,26 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/api/v1/audit/export"): Permission.read_audit,
     ("GET", "/api/v1/settings"): Permission.manage_settings,
     ("PATCH", "/api/v1/settings"): Permission.manage_settings,
+    ("GET", "/api/v1/market/instruments"): Permission.read,
+    ("GET", "/api/v1/market/quotes"): Permission.read,
+    ("GET", "/api/v1/market/snapshots/latest"): Permission.read,
+    ("GET", "/api/v1/market/snapshots/{snapshot_id}"): Permission.read,
+    ("POST", "/api/v1/market/refresh"): Permission.edit_content,
+    ("GET", "/api/v1/market/refreshes/{refresh_id}"): Permission.read,
+    ("GET", "/api/v1/market/{symbol}/history"): Permission.read,
+    ("GET", "/api/v1/market/{symbol}/indicators"): Permission.read,
+    ("GET", "/api/v1/watchlists"): Permission.read,
+    ("POST", "/api/v1/watchlists"): Permission.request_content,
+    ("GET", "/api/v1/watchlists/{watchlist_id}"): Permission.read,
+    ("PATCH", "/api/v1/watchlists/{watchlist_id}"): Permission.request_content,
+    ("DELETE", "/api/v1/watchlists/{watchlist_id}"): Permission.request_content,
+    ("GET", "/api/v1/research/ideas"): Permission.read,
+    ("POST", "/api/v1/research/ideas/{idea_id}/dismiss"): Permission.edit_content,
+    ("GET", "/api/v1/research/keywords"): Permission.read,
+    ("GET", "/api/v1/research/feeds"): Permission.read,
+    ("POST", "/api/v1/research/feeds"): Permission.manage_settings,
+    ("DELETE", "/api/v1/research/feeds/{feed_id}"): Permission.manage_settings,
+    ("POST", "/api/v1/research/refresh"): Permission.edit_content,
 }
 
 
@@ -145,6 +166,8 @@ async def test_every_route_refuses_and_admits_exactly_by_role(
     spec = app.openapi()
     routes = {(m, route.path): route for route in _routes() for m in route.methods or ()}
     users = {role: await make_user(db_session, settings, role) for role in Role}
+    # Market data exists, so that reads answer with data rather than "not yet" (503).
+    await simulated_snapshot(db_session, settings)
     problems: list[str] = []
     checked = 0
     for path, operations in spec["paths"].items():

@@ -1,0 +1,1 @@
+"""Research: news feeds, relevance scoring, content ideas and trending keywords."""
