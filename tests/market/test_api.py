@@ -195,3 +195,30 @@ async def test_watchlists_crud(
         "/api/v1/watchlists", json={"name": "Mine"}, headers=bearer(settings, viewer)
     )
     assert viewer_write.status_code == 403
+
+
+async def test_an_embedded_start_shows_simulated_prices_without_being_asked(
+    live_app: object, live_client: httpx.AsyncClient
+) -> None:
+    """What `make run` gives: history and a live snapshot from the first minute."""
+    import asyncio
+
+    from fastapi import FastAPI
+
+    assert isinstance(live_app, FastAPI)
+    async with live_app.state.database.session() as session:
+        viewer = await make_user(session, live_app.state.settings, Role.viewer)
+    headers = bearer(live_app.state.settings, viewer)
+    response = None
+    for _ in range(300):
+        response = await live_client.get(
+            "/api/v1/market/quotes", params={"symbols": "^NSEI,BTC-USD"}, headers=headers
+        )
+        if response.status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert response is not None
+    assert response.status_code == 200, response.text
+    assert response.json()["simulated"] is True
+    indicators = await live_client.get("/api/v1/market/%5ENSEI/indicators", headers=headers)
+    assert indicators.json()["bars"] > 200
