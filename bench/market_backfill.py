@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import psycopg
 from psycopg import sql
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -86,7 +87,7 @@ def run(url: str) -> None:
             for n in range(INSTRUMENTS - 19)
         )
     with database.sync_session() as session:
-        symbols = list(session.scalars(service.select(Instrument.symbol)))
+        symbols = list(session.scalars(select(Instrument.symbol)))
     assert len(symbols) == INSTRUMENTS
 
     provider = SimulatedProvider(settings)
