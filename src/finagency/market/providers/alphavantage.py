@@ -32,7 +32,6 @@ which prints URLs, must stay off in production.
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -41,14 +40,13 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from finagency.market.providers import gather_quotes
-from finagency.market.providers.base import ProviderBar, ProviderError, ProviderQuote
+from finagency.market.providers.base import ProviderBar, ProviderError, ProviderQuote, us_listing
 from finagency.settings import Settings
 
 NEW_YORK = ZoneInfo("America/New_York")
 SESSION_OPEN = time(9, 30)
 SESSION_CLOSE = time(16, 0)
 # A US ticker of up to five letters, optionally a share class (Yahoo: BRK-B).
-US_TICKER = re.compile(r"([A-Z]{1,5})(?:-([A-Z]))?")
 # The free plan allows a few calls per minute: do not fire a watchlist at it at once.
 MAX_CONCURRENT_REQUESTS = 2
 RATE_LIMIT_MARKERS = (
@@ -63,13 +61,8 @@ SHORT_WINDOW_MARKERS = ("minute", "second")
 ERROR_KEYS = ("Error Message", "Note", "Information")
 
 
-def alphavantage_symbol(symbol: str) -> str | None:
-    """Alpha Vantage's spelling of one of our (Yahoo-style) symbols, or None if unsupported."""
-    match = US_TICKER.fullmatch(symbol.upper())
-    if match is None:
-        return None
-    ticker, share_class = match.groups()
-    return f"{ticker}.{share_class}" if share_class else ticker
+# Alpha Vantage's spelling of one of our (Yahoo-style) symbols, or None if unsupported.
+alphavantage_symbol = us_listing
 
 
 class AlphaVantageProvider:

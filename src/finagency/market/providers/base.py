@@ -7,6 +7,7 @@ nothing of the database: the market service stores, cross-checks and flags what 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -53,6 +54,18 @@ class ProviderBar:
     low: float
     close: float
     volume: float | None = None
+
+
+_US_TICKER = re.compile(r"([A-Z]{1,5})(?:-([A-Z]))?")
+
+
+def us_listing(symbol: str) -> str | None:
+    """A plain US ticker in the spelling US-only providers use (BRK-B → BRK.B), else None."""
+    match = _US_TICKER.fullmatch(symbol.upper())
+    if match is None:
+        return None
+    ticker, share_class = match.groups()
+    return f"{ticker}.{share_class}" if share_class else ticker
 
 
 class MarketProvider(Protocol):

@@ -21,7 +21,6 @@ it never appears in a logged URL.
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,24 +28,18 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from finagency.market.providers import gather_quotes
-from finagency.market.providers.base import ProviderBar, ProviderError, ProviderQuote
+from finagency.market.providers.base import ProviderBar, ProviderError, ProviderQuote, us_listing
 from finagency.settings import Settings
 
 NEW_YORK = ZoneInfo("America/New_York")
 SESSION_OPEN = time(9, 30)
-US_TICKER = re.compile(r"([A-Z]{1,5})(?:-([A-Z]))?")
 # Finnhub caps every plan at 30 calls/s and the free one at 60/min.
 MAX_CONCURRENT_REQUESTS = 4
 CANDLE_FIELDS = ("t", "o", "h", "l", "c")
 
 
-def finnhub_symbol(symbol: str) -> str | None:
-    """Finnhub's spelling of one of our (Yahoo-style) symbols, or None if unsupported."""
-    match = US_TICKER.fullmatch(symbol.upper())
-    if match is None:
-        return None
-    ticker, share_class = match.groups()
-    return f"{ticker}.{share_class}" if share_class else ticker
+# Finnhub's spelling of one of our (Yahoo-style) symbols, or None if unsupported.
+finnhub_symbol = us_listing
 
 
 class FinnhubProvider:
