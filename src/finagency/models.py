@@ -1,6 +1,7 @@
 """Imports every feature's models so that Base.metadata knows all tables (for Alembic)."""
 
 from finagency.accounts import models as accounts_models
+from finagency.content import models as content_models
 from finagency.db import Base
 from finagency.mail import models as mail_models
 from finagency.market import models as market_models
@@ -10,6 +11,7 @@ from finagency.system import models as system_models
 __all__ = [
     "Base",
     "accounts_models",
+    "content_models",
     "mail_models",
     "market_models",
     "research_models",

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     research_feeds: Annotated[list[str], NoDecode] = Field(default_factory=list)
     research_timeout: float = Field(default=10.0, gt=0, le=120)
 
+    # Content and compliance.
+    compliance_profile: str = "us"
+
     # Outgoing mail (password resets). No host: mail is written to <data dir>/mail/.
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -164,6 +167,13 @@ class Settings(BaseSettings):
         if not providers:
             raise ValueError("name at least one provider, e.g. simulated")
         return providers
+
+    @field_validator("compliance_profile")
+    @classmethod
+    def _compliance_profile(cls, value: str) -> str:
+        if value not in {"us", "in"}:
+            raise ValueError("expected us (SEC/FINRA style) or in (SEBI style)")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -33,6 +33,7 @@ TASK_MODULES = [
     "finagency.mail.tasks",
     "finagency.accounts.tasks",
     "finagency.market.tasks",
+    "finagency.content.tasks",
     "finagency.research.tasks",
 ]
 WORKER_HEARTBEAT_SECONDS = 10

@@ -9,6 +9,7 @@ a listed one has become exported (then delete it from the list), so the list onl
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -17,16 +18,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from finagency import tasks
 from finagency.settings import load_settings
-from tests.fixtures.servers import process_env, run_finagency
+from tests.fixtures.servers import FINAGENCY, process_env, run_finagency
 from tests.fixtures.services import free_port
 from tests.infra.fixtures_monitoring import grouping_uses, used_app_metrics
 
 # Metric family → the issue that builds it (names from DESIGN.md §7 and the issues' Metrics).
 AWAITING_FEATURE: dict[str, str] = {
     # issue 5: content generation and compliance
-    "finagency_content_requests_total": "issue 5",
-    "finagency_content_generation_seconds": "issue 5",
-    "finagency_compliance_findings_total": "issue 5",
     "finagency_model_tokens_total": "issue 5",
     # issue 6: publishing
     "finagency_posts_total": "issue 6",
@@ -59,6 +57,35 @@ def _wait_for_text(url: str, needle: str, timeout: float = 30.0) -> str:
             return text
         time.sleep(0.2)
     raise AssertionError(f"{needle!r} never appeared at {url}:\n{text}")
+
+
+def _request_content(base_url: str, env: dict[str, str]) -> None:
+    password = "plum-velvet-harbour-73"
+    created = subprocess.run(
+        [*FINAGENCY, "create-user", "--email", "analyst@example.com", "--role", "analyst"]
+        + ["--password-stdin"],
+        input=password + "\n",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert created.returncode == 0, created.stderr
+    login = {"email": "analyst@example.com", "password": password}
+    token = httpx.post(f"{base_url}/api/v1/auth/login", json=login, timeout=10).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    body = {"type": "market_update", "symbols": ["^GSPC"], "channels": ["x"]}
+    response = httpx.post(f"{base_url}/api/v1/content/requests", json=body, headers=headers)
+    assert response.status_code == 202, response.text
+    location = f"{base_url}{response.headers['location']}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = httpx.get(location, headers=headers, timeout=10).json()
+        if state["status"] in {"done", "failed"}:
+            assert state["status"] == "done", state
+            return
+        time.sleep(0.2)
+    raise AssertionError("the content request never finished")
 
 
 def test_every_metric_in_rules_and_dashboards_is_exported_with_its_labels(
@@ -105,6 +132,8 @@ def test_every_metric_in_rules_and_dashboards_is_exported_with_its_labels(
             # A market refresh and a feed read, so that their metrics carry their labels.
             assert celery.send_task("market.refresh", queue="market").get(timeout=60)
             assert celery.send_task("research.fetch_feeds").get(timeout=60)["new_items"] > 0
+            # A content request through the API, written by the worker and checked.
+            _request_content(api.base_url, process_env(data_dir=str(tmp_path / "cli"), **settings))
             worker_text = _wait_for_text(
                 f"http://127.0.0.1:{worker_port}/metrics", 'state="succeeded"'
             )

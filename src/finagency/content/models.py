@@ -1,0 +1,90 @@
+"""Content requests, content with its revisions, and the findings of each revision."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from finagency.db import Base, utcnow
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class ContentRequest(Base):
+    """Asked for, stored first, written by a worker: the outbox of content generation."""
+
+    __tablename__ = "content_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A retried POST with the same Idempotency-Key (from the same user) gets this same row.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), default=None, unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    symbols: Mapped[list[str]] = mapped_column(JSON)
+    topic: Mapped[str | None] = mapped_column(String(500), default=None)
+    idea_id: Mapped[int | None] = mapped_column(default=None)
+    audience: Mapped[str] = mapped_column(String(32), default="retail")
+    tone: Mapped[str] = mapped_column(String(32), default="neutral")
+    channels: Mapped[list[str]] = mapped_column(JSON)
+    # pending → writing → done | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    content_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    attempts: Mapped[int] = mapped_column(default=0)
+    requested_by: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Content(Base):
+    __tablename__ = "contents"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    # draft → in_review → approved | rejected → scheduled
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    current_revision: Mapped[int] = mapped_column(default=1)
+    simulated: Mapped[bool] = mapped_column(default=False)
+    request_id: Mapped[int | None] = mapped_column(default=None)
+    created_by: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Revision(Base):
+    """One version of a content's text, with its renderings and where its figures came from."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("content_id", "number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    content_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("contents.id", ondelete="CASCADE"),
+    )
+    number: Mapped[int]
+    title: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    renderings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # snapshot_id, writer, template_version, model, prompt_hash
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FindingRecord(Base):
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    revision_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"),
+        ForeignKey("revisions.id", ondelete="CASCADE"),
+        index=True,
+    )
+    rule: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(8))
+    message: Mapped[str] = mapped_column(Text)
+    start: Mapped[int]
+    end: Mapped[int]

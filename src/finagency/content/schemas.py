@@ -1,0 +1,85 @@
+"""Request and response bodies of the content API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Symbol = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+class ContentRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Word
+    symbols: Annotated[list[Symbol], Field(min_length=1, max_length=50)]
+    channels: Annotated[list[Word], Field(min_length=1, max_length=6)]
+    topic: Annotated[str, StringConstraints(max_length=500)] | None = None
+    idea_id: int | None = None
+    audience: Word = "retail"
+    tone: Word = "neutral"
+
+
+class ContentRequestOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    type: str
+    symbols: list[str]
+    channels: list[str]
+    status: str
+    content_id: int | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FindingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    rule: str
+    severity: str
+    message: str
+    start: int
+    end: int
+
+
+class RevisionOut(BaseModel):
+    number: int
+    title: str
+    text: str
+    renderings: dict[str, Any]
+    provenance: dict[str, Any]
+    created_at: datetime
+    created_by: int | None
+
+
+class ContentOut(BaseModel):
+    id: int
+    type: str
+    status: str
+    simulated: bool
+    created_at: datetime
+    updated_at: datetime
+    revision: RevisionOut
+    findings: list[FindingOut]
+
+
+class ContentSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    type: str
+    status: str
+    simulated: bool
+    current_revision: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ContentPage(BaseModel):
+    items: list[ContentSummary]
+    next_before_id: int | None
