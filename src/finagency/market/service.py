@@ -337,13 +337,17 @@ async def latest_snapshot(session: AsyncSession) -> MarketSnapshot:
         .limit(1)
     )
     if found is None:
-        raise FinagencyError(
-            "No market data yet: the first fetch has not finished (POST /api/v1/market/refresh).",
-            503,
-            "no-market-data",
-            headers={"Retry-After": "5"},
-        )
+        raise no_market_data()
     return found
+
+
+def no_market_data() -> FinagencyError:
+    return FinagencyError(
+        "No market data yet: the first fetch has not finished (POST /api/v1/market/refresh).",
+        503,
+        "no-market-data",
+        headers={"Retry-After": "5"},
+    )
 
 
 async def latest_snapshot_id(session: AsyncSession) -> int | None:
@@ -518,8 +522,7 @@ async def latest_quotes(session: AsyncSession, store: Any) -> tuple[int, dict[st
     """
     snapshot_id = await latest_snapshot_id(session)
     if snapshot_id is None:
-        await latest_snapshot(session)  # raises the 503 problem
-        raise AssertionError("unreachable")
+        raise no_market_data()
     cached = _parsed.get(snapshot_id)
     if cached is not None:
         return snapshot_id, cached
