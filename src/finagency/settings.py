@@ -125,6 +125,8 @@ class Settings(BaseSettings):
 
     # Content and compliance.
     compliance_profile: str = "us"
+    # Unset: authors may not approve their own revisions, except in development.
+    forbid_self_approval: bool | None = None
 
     # Outgoing mail (password resets). No host: mail is written to <data dir>/mail/.
     smtp_host: str | None = None
@@ -237,6 +239,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.sync_database_url.get_backend_name() == "sqlite"
+
+    @property
+    def self_approval_forbidden(self) -> bool:
+        if self.forbid_self_approval is not None:
+            return self.forbid_self_approval
+        return self.env is not Environment.development
 
     @property
     def registration_default(self) -> bool:

@@ -69,6 +69,11 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/api/v1/content/{content_id}"): Permission.read,
     ("GET", "/api/v1/content/{content_id}/findings"): Permission.read,
     ("GET", "/api/v1/content/{content_id}/revisions"): Permission.read,
+    ("PATCH", "/api/v1/content/{content_id}"): Permission.edit_content,
+    ("POST", "/api/v1/content/{content_id}/submit"): Permission.request_content,
+    ("POST", "/api/v1/content/{content_id}/approve"): Permission.approve_content,
+    ("POST", "/api/v1/content/{content_id}/reject"): Permission.approve_content,
+    ("POST", "/api/v1/content/{content_id}/override"): Permission.override_compliance,
     ("GET", "/api/v1/market/instruments"): Permission.read,
     ("GET", "/api/v1/market/quotes"): Permission.read,
     ("GET", "/api/v1/market/snapshots/latest"): Permission.read,
@@ -250,7 +255,12 @@ def test_the_role_table_matches_the_issue() -> None:
     assert not role_allows(Role.analyst, Permission.edit_content)
     for permission in (Permission.edit_content, Permission.approve_content, Permission.publish):
         assert role_allows(Role.editor, permission)
-    for permission in (Permission.manage_users, Permission.manage_channels, Permission.read_audit):
+    for permission in (
+        Permission.manage_users,
+        Permission.manage_channels,
+        Permission.read_audit,
+        Permission.override_compliance,
+    ):
         assert not role_allows(Role.editor, permission)
         assert role_allows(Role.admin, permission)
 

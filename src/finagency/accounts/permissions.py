@@ -23,6 +23,7 @@ class Permission(StrEnum):
     manage_keys = "manage_keys"
     manage_settings = "manage_settings"
     read_audit = "read_audit"
+    override_compliance = "override_compliance"
 
 
 class Scope(StrEnum):
@@ -58,6 +59,7 @@ SCOPE_FOR: dict[Permission, Scope | None] = {
     Permission.manage_keys: None,
     Permission.manage_settings: None,
     Permission.read_audit: None,
+    Permission.override_compliance: None,
 }
 
 

@@ -51,6 +51,12 @@ class Content(Base):
     created_by: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Approval is of one exact revision; an edit after it sends the content back to review.
+    approved_revision: Mapped[int | None] = mapped_column(default=None)
+    approved_by: Mapped[int | None] = mapped_column(default=None)
+    approved_at: Mapped[datetime | None] = mapped_column(default=None)
+    override_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    review_comment: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Revision(Base):

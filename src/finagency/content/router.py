@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Header, Query, Response, status
+from fastapi import Header, Query, Request, Response, status
 
 from finagency import tasks
-from finagency.accounts.dependencies import SettingsDep, require
+from finagency.accounts.dependencies import SettingsDep, actor_of, require
 from finagency.accounts.permissions import Permission
 from finagency.accounts.sessions import Principal
-from finagency.content import service
+from finagency.content import service, workflow
 from finagency.content.schemas import (
     ContentOut,
     ContentPage,
     ContentRequestIn,
     ContentRequestOut,
     ContentSummary,
+    EditIn,
     FindingOut,
+    OverrideIn,
+    RejectIn,
     RevisionOut,
 )
 from finagency.db import SessionDep
@@ -26,6 +29,9 @@ from finagency.routing import feature_router
 router = feature_router()
 Reader = Annotated[Principal, require(Permission.read)]
 Analyst = Annotated[Principal, require(Permission.request_content)]
+Editor = Annotated[Principal, require(Permission.edit_content)]
+Approver = Annotated[Principal, require(Permission.approve_content)]
+Overrider = Annotated[Principal, require(Permission.override_compliance)]
 
 
 @router.post("/content/requests", tags=["content"], status_code=status.HTTP_202_ACCEPTED)
@@ -80,6 +86,10 @@ async def list_content(
 @router.get("/content/{content_id}", tags=["content"])
 async def get_content(content_id: int, principal: Reader, session: SessionDep) -> ContentOut:
     """The current revision with its renderings per channel type, provenance and findings."""
+    return await _content_out(session, content_id)
+
+
+async def _content_out(session: SessionDep, content_id: int) -> ContentOut:
     content = await service.get_content(session, content_id)
     revision = await service.current_revision(session, content)
     findings = await service.findings(session, revision.id)
@@ -88,6 +98,9 @@ async def get_content(content_id: int, principal: Reader, session: SessionDep) -
         type=content.type,
         status=content.status,
         simulated=content.simulated,
+        approved_revision=content.approved_revision,
+        override_reason=content.override_reason,
+        review_comment=content.review_comment,
         created_at=content.created_at,
         updated_at=content.updated_at,
         revision=RevisionOut(**service.as_dict(revision)),
@@ -107,3 +120,66 @@ async def get_revisions(
     content_id: int, principal: Reader, session: SessionDep
 ) -> list[RevisionOut]:
     return [RevisionOut(**service.as_dict(r)) for r in await service.revisions(session, content_id)]
+
+
+@router.patch("/content/{content_id}", tags=["content"])
+async def edit_content(
+    content_id: int,
+    body: EditIn,
+    principal: Editor,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ContentOut:
+    """A new revision (first line: the title), checked before the answer: see its findings."""
+    content = await service.get_content(session, content_id)
+    await workflow.edit(session, settings, actor_of(request, principal), content, body.text)
+    return await _content_out(session, content_id)
+
+
+@router.post("/content/{content_id}/submit", tags=["content"])
+async def submit(
+    content_id: int, principal: Analyst, request: Request, session: SessionDep
+) -> ContentOut:
+    content = await service.get_content(session, content_id)
+    await workflow.submit(session, actor_of(request, principal), content)
+    return await _content_out(session, content_id)
+
+
+@router.post("/content/{content_id}/approve", tags=["content"])
+async def approve(
+    content_id: int,
+    principal: Approver,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ContentOut:
+    content = await service.get_content(session, content_id)
+    await workflow.approve(session, settings, actor_of(request, principal), content)
+    return await _content_out(session, content_id)
+
+
+@router.post("/content/{content_id}/reject", tags=["content"])
+async def reject(
+    content_id: int, body: RejectIn, principal: Approver, request: Request, session: SessionDep
+) -> ContentOut:
+    content = await service.get_content(session, content_id)
+    await workflow.reject(session, actor_of(request, principal), content, body.comment)
+    return await _content_out(session, content_id)
+
+
+@router.post("/content/{content_id}/override", tags=["content"])
+async def override(
+    content_id: int,
+    body: OverrideIn,
+    principal: Overrider,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ContentOut:
+    """Approve despite blocking findings, with a written reason (admins; audited)."""
+    content = await service.get_content(session, content_id)
+    await workflow.approve(
+        session, settings, actor_of(request, principal), content, override_reason=body.reason
+    )
+    return await _content_out(session, content_id)

@@ -57,11 +57,32 @@ class RevisionOut(BaseModel):
     created_by: int | None
 
 
+class EditIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+
+
+class OverrideIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=2000)]
+
+
 class ContentOut(BaseModel):
     id: int
     type: str
     status: str
     simulated: bool
+    approved_revision: int | None = None
+    override_reason: str | None = None
+    review_comment: str | None = None
     created_at: datetime
     updated_at: datetime
     revision: RevisionOut
