@@ -40,7 +40,13 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from finagency.market.providers import gather_quotes
-from finagency.market.providers.base import ProviderBar, ProviderError, ProviderQuote, us_listing
+from finagency.market.providers.base import (
+    HttpProvider,
+    ProviderBar,
+    ProviderError,
+    ProviderQuote,
+    us_listing,
+)
 from finagency.settings import Settings
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -65,21 +71,13 @@ ERROR_KEYS = ("Error Message", "Note", "Information")
 alphavantage_symbol = us_listing
 
 
-class AlphaVantageProvider:
+class AlphaVantageProvider(HttpProvider):
     name: str = "alphavantage"
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
-        self._base_url = settings.alphavantage_base_url.rstrip("/")
+        super().__init__(settings.alphavantage_base_url, settings.market_timeout, client)
         key = settings.alphavantage_api_key
         self._api_key = key.get_secret_value() if key is not None else ""
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            base_url=self._base_url, timeout=settings.market_timeout
-        )
-
-    async def close(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
 
     async def quotes(self, symbols: list[str]) -> dict[str, ProviderQuote]:
         self._require_key()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+import httpx
+
 
 class ProviderError(Exception):
     """A provider could not answer. `reason` is one of REASONS."""
@@ -66,6 +68,20 @@ def us_listing(symbol: str) -> str | None:
         return None
     ticker, share_class = match.groups()
     return f"{ticker}.{share_class}" if share_class else ticker
+
+
+class HttpProvider:
+    """The HTTP client a real provider talks through: its own (closed by close()) or one it
+    is given (left open, e.g. shared by tests)."""
+
+    def __init__(self, base_url: str, timeout: float, client: httpx.AsyncClient | None) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(base_url=self._base_url, timeout=timeout)
+
+    async def close(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
 
 
 class MarketProvider(Protocol):

@@ -28,7 +28,13 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from finagency.market.providers import gather_quotes
-from finagency.market.providers.base import ProviderBar, ProviderError, ProviderQuote, us_listing
+from finagency.market.providers.base import (
+    HttpProvider,
+    ProviderBar,
+    ProviderError,
+    ProviderQuote,
+    us_listing,
+)
 from finagency.settings import Settings
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -42,21 +48,13 @@ CANDLE_FIELDS = ("t", "o", "h", "l", "c")
 finnhub_symbol = us_listing
 
 
-class FinnhubProvider:
+class FinnhubProvider(HttpProvider):
     name: str = "finnhub"
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
-        self._base_url = settings.finnhub_base_url.rstrip("/")
+        super().__init__(settings.finnhub_base_url, settings.market_timeout, client)
         key = settings.finnhub_api_key
         self._api_key = key.get_secret_value() if key is not None else ""
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            base_url=self._base_url, timeout=settings.market_timeout
-        )
-
-    async def close(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
 
     async def quotes(self, symbols: list[str]) -> dict[str, ProviderQuote]:
         self._require_key()

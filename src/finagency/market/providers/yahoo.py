@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from finagency.market.providers import gather_quotes
-from finagency.market.providers.base import ProviderBar, ProviderError, ProviderQuote
+from finagency.market.providers.base import HttpProvider, ProviderBar, ProviderError, ProviderQuote
 from finagency.settings import Settings
 
 # Without a browser-like User-Agent Yahoo commonly answers 429.
@@ -51,19 +51,11 @@ class _Session:
     bar: ProviderBar
 
 
-class YahooProvider:
+class YahooProvider(HttpProvider):
     name: str = "yahoo"
 
     def __init__(self, settings: Settings, client: httpx.AsyncClient | None = None) -> None:
-        self._base_url = settings.yahoo_base_url.rstrip("/")
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            base_url=self._base_url, timeout=settings.market_timeout
-        )
-
-    async def close(self) -> None:
-        if self._owns_client:
-            await self._client.aclose()
+        super().__init__(settings.yahoo_base_url, settings.market_timeout, client)
 
     async def quotes(self, symbols: list[str]) -> dict[str, ProviderQuote]:
         return await gather_quotes(self.name, symbols, self._quote, MAX_CONCURRENT_REQUESTS)
