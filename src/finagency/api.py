@@ -3,15 +3,21 @@
 from fastapi import APIRouter
 
 from finagency.accounts import router as accounts_router
+from finagency.compliance import router as compliance_router
 from finagency.content import router as content_router
+from finagency.content import schedules_router
 from finagency.market import router as market_router
+from finagency.media import router as media_router
 from finagency.research import router as research_router
 
 # Each feature's router; the route x role test walks these to find every route's permission.
 FEATURE_ROUTERS: list[APIRouter] = [
     accounts_router.router,
+    compliance_router.router,
     content_router.router,
+    schedules_router.router,
     market_router.router,
+    media_router.router,
     research_router.router,
 ]
 

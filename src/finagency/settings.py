@@ -20,6 +20,7 @@ SECRET_KEY_FILE = "secret_key"
 # Values that people copy from examples; refused outside development.
 KNOWN_WEAK_SECRETS = {"", "secret", "changeme", "change-me", "dev", "development", "insecure"}
 MIN_SECRET_LENGTH = 32
+WRITERS = ("template", "openai", "anthropic")
 
 
 class Environment(StrEnum):
@@ -128,6 +129,26 @@ class Settings(BaseSettings):
     # Unset: authors may not approve their own revisions, except in development.
     forbid_self_approval: bool | None = None
 
+    # Model writers (FINAGENCY_WRITER=openai or anthropic). Any OpenAI-compatible server works
+    # (Ollama: http://127.0.0.1:11434/v1, vLLM: http://host:8000/v1).
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: SecretStr | None = None
+    openai_model: str = "gpt-4o-mini"
+    anthropic_base_url: str = "https://api.anthropic.com"
+    anthropic_api_key: SecretStr | None = None
+    anthropic_model: str = "claude-3-5-haiku-latest"
+    model_timeout: float = Field(default=60.0, gt=0, le=600)
+    # Retries after a 429, a 5xx or a timeout (the first call is not counted).
+    model_max_retries: int = Field(default=2, ge=0, le=10)
+    model_max_tokens: int = Field(default=1024, ge=64, le=32000)
+    # Prices in US dollars per million tokens, to record the cost of each draft (0: unknown).
+    model_input_cost_per_million: float = Field(default=0.0, ge=0)
+    model_output_cost_per_million: float = Field(default=0.0, ge=0)
+
+    # Media: images attached to drafts. Unset directory: <data dir>/media.
+    media_dir: Path | None = None
+    media_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+
     # Outgoing mail (password resets). No host: mail is written to <data dir>/mail/.
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
@@ -176,6 +197,20 @@ class Settings(BaseSettings):
         if value not in {"us", "in"}:
             raise ValueError("expected us (SEC/FINRA style) or in (SEBI style)")
         return value
+
+    @field_validator("writer")
+    @classmethod
+    def _writer(cls, value: str) -> str:
+        if value not in WRITERS:
+            raise ValueError(f"expected one of {', '.join(WRITERS)}")
+        return value
+
+    @field_validator("openai_base_url", "anthropic_base_url")
+    @classmethod
+    def _model_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
 
     @field_validator("log_level")
     @classmethod
@@ -239,6 +274,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.sync_database_url.get_backend_name() == "sqlite"
+
+    @property
+    def effective_media_dir(self) -> Path:
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
 
     @property
     def self_approval_forbidden(self) -> bool:

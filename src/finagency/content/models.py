@@ -94,3 +94,36 @@ class FindingRecord(Base):
     message: Mapped[str] = mapped_column(Text)
     start: Mapped[int]
     end: Mapped[int]
+
+
+class ContentSchedule(Base):
+    """A recurring request, e.g. a market update every weekday at 16:00 Asia/Kolkata.
+
+    The time of day is wall-clock time in `timezone`; `next_run_at` is the next such moment in
+    UTC, recomputed from the zone after every run, so a daylight-saving change moves the UTC
+    time, never the local one. A run is claimed by moving `next_run_at` forward with a
+    conditional UPDATE, and its request carries the idempotency key `schedule:<id>:<run time>`,
+    so two beats never make two requests for the same run.
+    """
+
+    __tablename__ = "content_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(32))
+    symbols: Mapped[list[str]] = mapped_column(JSON)
+    channels: Mapped[list[str]] = mapped_column(JSON)
+    topic: Mapped[str | None] = mapped_column(String(500), default=None)
+    audience: Mapped[str] = mapped_column(String(32), default="retail")
+    tone: Mapped[str] = mapped_column(String(32), default="neutral")
+    # ISO weekdays, 1 = Monday … 7 = Sunday.
+    weekdays: Mapped[list[int]] = mapped_column(JSON)
+    time_of_day: Mapped[str] = mapped_column(String(5))  # "HH:MM", local to `timezone`
+    timezone: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_request_id: Mapped[int | None] = mapped_column(default=None)
+    created_by: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
