@@ -24,8 +24,6 @@ from tests.infra.fixtures_monitoring import grouping_uses, used_app_metrics
 
 # Metric family → the issue that builds it (names from DESIGN.md §7 and the issues' Metrics).
 AWAITING_FEATURE: dict[str, str] = {
-    # issue 5: content generation and compliance
-    "finagency_model_tokens_total": "issue 5",
     # issue 6: publishing
     "finagency_posts_total": "issue 6",
     "finagency_publish_seconds": "issue 6",
