@@ -1,4 +1,5 @@
-"""A hand-built market snapshot for compliance tests: S&P 500, Nifty 50, USD/INR and Bitcoin.
+"""A hand-built market snapshot for compliance tests: S&P 500, Nifty 50, USD/INR and Bitcoin,
+plus company stocks (`EQUITIES`, US and Indian) that a test asks for by symbol.
 
 Taken after the US close on Wednesday 25 November 2026, so every instrument's last trading date
 is 2026-11-25. `change` and `change_pct` are derived from `last` and `previous_close` the way
@@ -7,7 +8,7 @@ is 2026-11-25. `change` and `change_pct` are derived from `last` and `previous_c
 Overrides of `snapshot_view`:
     id, as_of              the snapshot's own id and timestamp
     instruments            replace the whole {symbol: entry} mapping
-    symbols                keep only these symbols (in this order)
+    symbols                keep only these symbols (in this order); may name `EQUITIES` too
     values                 {symbol: {field: value}}; change/change_pct follow last/previous_close
                            unless given explicitly
     flags                  {symbol: {field: [flag, ...]}}
@@ -26,11 +27,12 @@ from finagency.compliance.findings import SnapshotView
 AS_OF = datetime(2026, 11, 25, 21, 5, tzinfo=UTC)
 TRADING_DATE = date(2026, 11, 25)
 
-# symbol: (name, asset_class, currency, {field: value})
+# symbol: (name, asset_class, currency, {field: value}); asset classes as stored snapshots have
+# them (the catalog's values: "index", "equity", "fx", "crypto").
 _BASE: dict[str, tuple[str, str, str, dict[str, float | None]]] = {
     "^GSPC": (
         "S&P 500",
-        "stock_index",
+        "index",
         "USD",
         {
             "last": 6012.45,
@@ -45,7 +47,7 @@ _BASE: dict[str, tuple[str, str, str, dict[str, float | None]]] = {
     ),
     "^NSEI": (
         "Nifty 50",
-        "stock_index",
+        "index",
         "INR",
         {
             "last": 24318.65,
@@ -89,6 +91,132 @@ _BASE: dict[str, tuple[str, str, str, dict[str, float | None]]] = {
         },
     ),
 }
+
+
+# Company stocks, not in the default snapshot: some up, some down, one unchanged.
+_EQUITIES: dict[str, tuple[str, str, str, dict[str, float | None]]] = {
+    "AAPL": (
+        "Apple",
+        "equity",
+        "USD",
+        {
+            "last": 231.54,
+            "previous_close": 228.22,
+            "open": 228.90,
+            "day_high": 232.10,
+            "day_low": 228.05,
+            "volume": 48_201_300.0,
+            "week52_high": 237.49,
+            "week52_low": 164.08,
+        },
+    ),
+    "MSFT": (
+        "Microsoft",
+        "equity",
+        "USD",
+        {
+            "last": 415.49,
+            "previous_close": 418.79,
+            "open": 418.20,
+            "day_high": 419.40,
+            "day_low": 413.88,
+            "volume": 18_934_500.0,
+            "week52_high": 468.35,
+            "week52_low": 366.50,
+        },
+    ),
+    "NVDA": (
+        "NVIDIA",
+        "equity",
+        "USD",
+        {
+            "last": 136.92,
+            "previous_close": 141.95,
+            "open": 141.10,
+            "day_high": 141.55,
+            "day_low": 135.77,
+            "volume": 221_866_000.0,
+            "week52_high": 152.89,
+            "week52_low": 45.01,
+        },
+    ),
+    "JPM": (
+        "JPMorgan Chase",
+        "equity",
+        "USD",
+        {
+            "last": 244.36,
+            "previous_close": 244.36,
+            "open": 244.80,
+            "day_high": 246.01,
+            "day_low": 242.90,
+            "volume": 7_120_400.0,
+            "week52_high": 254.31,
+            "week52_low": 155.67,
+        },
+    ),
+    "RELIANCE.NS": (
+        "Reliance Industries",
+        "equity",
+        "INR",
+        {
+            "last": 1287.45,
+            "previous_close": 1275.10,
+            "open": 1276.00,
+            "day_high": 1291.80,
+            "day_low": 1270.25,
+            "volume": 10_482_300.0,
+            "week52_high": 1608.95,
+            "week52_low": 1201.50,
+        },
+    ),
+    "TCS.NS": (
+        "Tata Consultancy Services",
+        "equity",
+        "INR",
+        {
+            "last": 4215.30,
+            "previous_close": 4251.85,
+            "open": 4250.00,
+            "day_high": 4262.40,
+            "day_low": 4198.15,
+            "volume": 2_104_500.0,
+            "week52_high": 4592.25,
+            "week52_low": 3591.50,
+        },
+    ),
+    "INFY.NS": (
+        "Infosys",
+        "equity",
+        "INR",
+        {
+            "last": 1893.60,
+            "previous_close": 1868.25,
+            "open": 1870.00,
+            "day_high": 1899.90,
+            "day_low": 1865.10,
+            "volume": 6_320_800.0,
+            "week52_high": 2006.45,
+            "week52_low": 1358.35,
+        },
+    ),
+    "HDFCBANK.NS": (
+        "HDFC Bank",
+        "equity",
+        "INR",
+        {
+            "last": 1782.15,
+            "previous_close": 1790.40,
+            "open": 1788.00,
+            "day_high": 1794.50,
+            "day_low": 1776.30,
+            "volume": 12_004_700.0,
+            "week52_high": 1880.00,
+            "week52_low": 1363.55,
+        },
+    ),
+}
+EQUITIES = tuple(_EQUITIES)
 
 
 def _field(value: float | None, flags: list[str] | None = None) -> dict[str, Any]:
@@ -144,7 +272,7 @@ def snapshot_view(**overrides: Any) -> SnapshotView:
         inst_as_of = overrides.get("instrument_as_of")
         instruments = {}
         for symbol in symbols:
-            name, asset_class, currency, values = _BASE[symbol]
+            name, asset_class, currency, values = {**_BASE, **_EQUITIES}[symbol]
             instruments[symbol] = instrument_entry(
                 name,
                 asset_class,

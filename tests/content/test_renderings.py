@@ -92,3 +92,16 @@ def test_threads_always_fit_and_keep_every_word(words: list[str]) -> None:
     text = " ".join(posts)
     for sentence in sentences:
         assert sentence in text
+
+
+def test_thread_posts_fit_by_the_weight_x_counts_not_by_characters() -> None:
+    from finagency.compliance.rules import x_length
+
+    # Each ₹ counts two on X: a post filled to 280 plain characters would be refused.
+    sentences = [
+        f"Stock {n} closed at ₹1,234.{n:02d}, up ₹12.{n:02d} on the day." for n in range(40)
+    ]
+    posts = x_thread(Draft("Rupee moves", [" ".join(sentences)], DISCLAIMER))
+    assert len(posts) > 1
+    assert all(x_length(post) <= X_LIMIT for post in posts), [x_length(p) for p in posts]
+    assert any(len(post) > X_LIMIT - 40 for post in posts[:-1])  # posts are still well filled

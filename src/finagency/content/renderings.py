@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from finagency.compliance.rules import x_length
+
 X_LIMIT = 280
 LINKEDIN_LIMIT = 3000
 TELEGRAM_LIMIT = 4096
@@ -56,10 +58,11 @@ def x_thread(draft: Draft, limit: int = X_LIMIT) -> list[str]:
     """Posts of at most `limit` characters; numbered "1/n" when more than one is needed.
 
     Sentences are never cut: a post ends at a sentence boundary, and the disclaimer travels in
-    the last post (or a post of its own).
+    the last post (or a post of its own). Lengths are X's weighted ones (₹ or an emoji counts
+    two, a link 23), the same the length rule checks.
     """
     whole = draft.plain_text
-    if len(whole) <= limit:
+    if x_length(whole) <= limit:
         return [whole]
     units = [draft.title, *[s for p in draft.paragraphs for s in _sentences(p)]]
     if draft.disclaimer:
@@ -68,10 +71,10 @@ def x_thread(draft: Draft, limit: int = X_LIMIT) -> list[str]:
     posts: list[str] = []
     current = ""
     for unit in units:
-        if len(unit) + marker_room > limit:
-            raise TooLong(f"a sentence of {len(unit)} characters cannot fit a post of {limit}")
+        if x_length(unit) + marker_room > limit:
+            raise TooLong(f"a sentence of {x_length(unit)} characters cannot fit a post of {limit}")
         candidate = f"{current} {unit}".strip() if current else unit
-        if len(candidate) + marker_room <= limit:
+        if x_length(candidate) + marker_room <= limit:
             current = candidate
         else:
             posts.append(current)
