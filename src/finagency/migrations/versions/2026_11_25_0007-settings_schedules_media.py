@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compliance_settings")),
     )
+    _protect_compliance_settings()
     op.create_table(
         "content_schedules",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -117,4 +118,43 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_content_schedules_next_run_at"))
 
     op.drop_table("content_schedules")
+    _unprotect_compliance_settings()
     op.drop_table("compliance_settings")
+
+
+# Every settings change is a new version, so that the settings a past draft was checked under can
+# always be shown: the database itself refuses to rewrite or remove a version.
+_PG_GUARD = """
+CREATE FUNCTION compliance_settings_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'compliance settings are append-only: add a new version instead';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER compliance_settings_append_only BEFORE UPDATE OR DELETE ON compliance_settings
+    FOR EACH ROW EXECUTE FUNCTION compliance_settings_append_only();
+"""
+_SQLITE_GUARDS = [
+    """CREATE TRIGGER compliance_settings_no_update BEFORE UPDATE ON compliance_settings
+    BEGIN SELECT RAISE(ABORT, 'compliance settings are append-only: add a new version instead');
+    END""",
+    """CREATE TRIGGER compliance_settings_no_delete BEFORE DELETE ON compliance_settings
+    BEGIN SELECT RAISE(ABORT, 'compliance settings are append-only: add a new version instead');
+    END""",
+]
+
+
+def _protect_compliance_settings() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_PG_GUARD)
+    else:
+        for statement in _SQLITE_GUARDS:
+            op.execute(statement)
+
+
+def _unprotect_compliance_settings() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS compliance_settings_append_only ON compliance_settings")
+        op.execute("DROP FUNCTION IF EXISTS compliance_settings_append_only()")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS compliance_settings_no_update")
+        op.execute("DROP TRIGGER IF EXISTS compliance_settings_no_delete")
