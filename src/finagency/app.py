@@ -18,6 +18,7 @@ from finagency.api import api_router
 from finagency.cache import create_store
 from finagency.errors import install_error_handlers
 from finagency.inprocess import InProcessWorker
+from finagency.media import router as media_router
 from finagency.observability.logging import configure_logging
 from finagency.observability.metrics import RuntimeCollector
 from finagency.observability.middleware import RequestObservabilityMiddleware
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(system_router.router)
     app.include_router(api_router)
+    # Images at /media/<name>, outside /api/v1 (nginx serves the same files when in front).
+    app.include_router(media_router.public_router)
     app.include_router(web_router.router)
 
     if settings.cors_origins:
