@@ -14,8 +14,9 @@ from finagency.research import router as research_router
 FEATURE_ROUTERS: list[APIRouter] = [
     accounts_router.router,
     compliance_router.router,
-    content_router.router,
+    # Before content: /content/schedules must not be taken for /content/{content_id}.
     schedules_router.router,
+    content_router.router,
     market_router.router,
     media_router.router,
     research_router.router,

@@ -101,6 +101,22 @@ async def page(
     return list(result)
 
 
+async def events_for(
+    session: AsyncSession, target_type: str, target_ids: list[str], actions: tuple[str, ...]
+) -> list[AuditEvent]:
+    """The events of these actions on these targets, oldest first (for other features' exports)."""
+    result = await session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.target_type == target_type,
+            AuditEvent.target_id.in_(target_ids),
+            AuditEvent.action.in_(actions),
+        )
+        .order_by(AuditEvent.id)
+    )
+    return list(result)
+
+
 def as_row(event: AuditEvent) -> dict[str, Any]:
     return {
         "id": event.id,
@@ -142,6 +158,11 @@ def csv_header() -> str:
 def csv_line(row: dict[str, Any]) -> str:
     values = [row[column] for column in EXPORT_COLUMNS]
     values[EXPORT_COLUMNS.index("detail")] = json.dumps(row["detail"], default=str)
+    return _csv_text(["" if value is None else _inert(value) for value in values])
+
+
+def csv_values(values: list[Any]) -> str:
+    """One CSV line of any values, made inert for spreadsheets (None as an empty cell)."""
     return _csv_text(["" if value is None else _inert(value) for value in values])
 
 

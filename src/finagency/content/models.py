@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from finagency.db import Base, utcnow
@@ -28,6 +37,8 @@ class ContentRequest(Base):
     audience: Mapped[str] = mapped_column(String(32), default="retail")
     tone: Mapped[str] = mapped_column(String(32), default="neutral")
     channels: Mapped[list[str]] = mapped_column(JSON)
+    # Attach a price chart of the first symbol, rendered from the snapshot's history.
+    chart: Mapped[bool] = mapped_column(default=False, server_default=false())
     # pending → writing → done | failed
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     content_id: Mapped[int | None] = mapped_column(BigInteger, default=None)

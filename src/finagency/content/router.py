@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import Header, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
 
 from finagency import tasks
+from finagency.accounts import audit
 from finagency.accounts.dependencies import SettingsDep, actor_of, require
 from finagency.accounts.permissions import Permission
 from finagency.accounts.sessions import Principal
-from finagency.content import service, workflow
+from finagency.content import export, service, workflow
 from finagency.content.schemas import (
     ContentOut,
     ContentPage,
@@ -23,7 +27,8 @@ from finagency.content.schemas import (
     RejectIn,
     RevisionOut,
 )
-from finagency.db import SessionDep
+from finagency.db import SessionDep, StreamingSessionDep
+from finagency.errors import FinagencyError
 from finagency.routing import feature_router
 
 router = feature_router()
@@ -32,6 +37,7 @@ Analyst = Annotated[Principal, require(Permission.request_content)]
 Editor = Annotated[Principal, require(Permission.edit_content)]
 Approver = Annotated[Principal, require(Permission.approve_content)]
 Overrider = Annotated[Principal, require(Permission.override_compliance)]
+AuditReader = Annotated[Principal, require(Permission.read_audit)]
 
 
 @router.post("/content/requests", tags=["content"], status_code=status.HTTP_202_ACCEPTED)
@@ -52,6 +58,7 @@ async def create_request(
         idea_id=body.idea_id,
         audience=body.audience,
         tone=body.tone,
+        chart=body.chart,
     )
     request, created = await service.create_request(
         session, settings, spec, principal.user.id, idempotency_key
@@ -65,6 +72,60 @@ async def create_request(
 @router.get("/content/requests/{request_id}", tags=["content"])
 async def get_request(request_id: int, principal: Reader, session: SessionDep) -> ContentRequestOut:
     return ContentRequestOut.model_validate(await service.get_request(session, request_id))
+
+
+@router.post("/content/requests/{request_id}/retry", tags=["content"], status_code=202)
+async def retry_request(
+    request_id: int, principal: Analyst, session: SessionDep, settings: SettingsDep
+) -> ContentRequestOut:
+    """Queue a failed request again (a writer outage, a missing snapshot); 409 otherwise."""
+    request = await service.retry_request(session, settings, request_id)
+    tasks.enqueue_after_commit(session, service.GENERATE_TASK, request.id)
+    return ContentRequestOut.model_validate(request)
+
+
+@router.get("/content/export", tags=["content"], response_class=StreamingResponse)
+async def export_content(
+    principal: AuditReader,
+    request: Request,
+    session: SessionDep,
+    reader: StreamingSessionDep,
+    since: Annotated[datetime, Query(description="Content created at or after (ISO 8601).")],
+    until: Annotated[datetime, Query(description="Content created before (ISO 8601).")],
+    format: Annotated[Literal["csv", "jsonl"], Query()] = "jsonl",  # noqa: A002
+) -> StreamingResponse:
+    """Content of a date range with its revisions, findings and decisions, for record keeping."""
+    if since.tzinfo is None or until.tzinfo is None:
+        raise FinagencyError("since and until need a time zone, e.g. 2026-11-01T00:00:00Z.", 422)
+    if until <= since:
+        raise FinagencyError("until must be after since.", 422)
+    audit.record(
+        session,
+        "content_exported",
+        actor_of(request, principal),
+        since=since.isoformat(),
+        until=until.isoformat(),
+        format=format,
+    )
+
+    async def lines() -> AsyncIterator[str]:
+        # Read through a session that stays open while the response streams.
+        if format == "csv":
+            yield audit.csv_values(export.CSV_COLUMNS)
+        async for record in export.export_rows(reader, since, until):
+            if format == "jsonl":
+                yield audit.jsonl_line(record)
+            else:
+                for row in export.csv_rows(record):
+                    yield audit.csv_values(row)
+
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    stamp = f"{since:%Y%m%d}-{until:%Y%m%d}"
+    return StreamingResponse(
+        lines(),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="content-{stamp}.{format}"'},
+    )
 
 
 @router.get("/content", tags=["content"])

@@ -15,12 +15,15 @@ class ContentRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Word
-    symbols: Annotated[list[Symbol], Field(min_length=1, max_length=50)]
+    # May be empty for content from an idea: the idea's symbols are used.
+    symbols: Annotated[list[Symbol], Field(max_length=50)] = []
     channels: Annotated[list[Word], Field(min_length=1, max_length=6)]
     topic: Annotated[str, StringConstraints(max_length=500)] | None = None
     idea_id: int | None = None
     audience: Word = "retail"
     tone: Word = "neutral"
+    # Attach a price chart of the first symbol, rendered from its history.
+    chart: bool = False
 
 
 class ContentRequestOut(BaseModel):
@@ -30,6 +33,9 @@ class ContentRequestOut(BaseModel):
     type: str
     symbols: list[str]
     channels: list[str]
+    topic: str | None
+    idea_id: int | None
+    chart: bool
     status: str
     content_id: int | None
     error: str | None

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import hashlib
-import time
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
-import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
-from finagency.compliance import checker, rules
-from finagency.compliance.findings import CheckContext, Finding, SnapshotView
-from finagency.compliance.profiles import get_profile
-from finagency.content.metrics import GENERATION_SECONDS, REQUESTS
+from finagency.compliance.findings import Finding, SnapshotView
+from finagency.compliance.policy import Policy
+from finagency.content import checks
+
+# Re-exported: the generate task calls it through this module.
+from finagency.content.generation import generate as generate
+from finagency.content.metrics import REQUESTS
 from finagency.content.models import Content, ContentRequest, FindingRecord, Revision
-from finagency.content.renderings import CHANNEL_TYPES, Draft, TooLong, render
-from finagency.content.writers import template
-from finagency.db import utcnow
-from finagency.errors import FinagencyError, NotFound
-from finagency.market.models import Instrument, MarketSnapshot
+from finagency.content.renderings import CHANNEL_TYPES, Draft, render
+from finagency.errors import Conflict, FinagencyError, NotFound
+from finagency.market.models import Instrument
 from finagency.settings import Settings
-
-log = structlog.get_logger(__name__)
 
 CONTENT_TYPES = (
     "market_update",
@@ -35,8 +29,9 @@ CONTENT_TYPES = (
     "sector_report",
     "breaking_alert",
 )
-# The content types each writer can write so far; the others are refused at request time.
-WRITABLE = {"template": ("market_update",)}
+# Types written from a research idea, and types about a topic rather than a market move.
+FROM_IDEA = ("news_analysis", "breaking_alert")
+FROM_TOPIC = ("educational",)
 GENERATE_TASK = "content.generate"
 
 
@@ -49,6 +44,7 @@ class RequestSpec:
     idea_id: int | None = None
     audience: str = "retail"
     tone: str = "neutral"
+    chart: bool = False
 
 
 async def create_request(
@@ -70,12 +66,10 @@ async def create_request(
         raise FinagencyError(
             f"Unknown content type {spec.type!r}; known: {', '.join(CONTENT_TYPES)}.", 422
         )
-    if spec.type not in WRITABLE.get(settings.writer, ()):
-        raise FinagencyError(
-            f"The {settings.writer} writer cannot write {spec.type} yet.",
-            422,
-            "unsupported-content-type",
-        )
+    if spec.type in FROM_IDEA and spec.idea_id is None:
+        raise FinagencyError(f"A {spec.type} is written from a research idea: give idea_id.", 422)
+    if spec.type in FROM_TOPIC and not (spec.topic or "").strip():
+        raise FinagencyError(f"An {spec.type} piece needs a topic.", 422)
     unknown_channels = sorted(set(spec.channels) - set(CHANNEL_TYPES))
     if unknown_channels:
         raise FinagencyError(
@@ -83,125 +77,38 @@ async def create_request(
             f"known: {', '.join(CHANNEL_TYPES)}.",
             422,
         )
-    known = set(
-        await session.scalars(select(Instrument.symbol).where(Instrument.symbol.in_(spec.symbols)))
-    )
-    unknown = [s for s in spec.symbols if s not in known]
-    if unknown:
-        raise NotFound(f"Unknown symbol(s): {', '.join(unknown)}")
+    symbols = list(spec.symbols)
     if spec.idea_id is not None:
         from finagency.research.models import ContentIdea
 
-        if await session.get(ContentIdea, spec.idea_id) is None:
+        idea = await session.get(ContentIdea, spec.idea_id)
+        if idea is None:
             raise NotFound(f"No research idea {spec.idea_id}")
+        symbols = symbols or list(idea.symbols)
+    if not symbols:
+        raise FinagencyError("Name at least one symbol (or an idea that names some).", 422)
+    known = set(
+        await session.scalars(select(Instrument.symbol).where(Instrument.symbol.in_(symbols)))
+    )
+    unknown = [s for s in symbols if s not in known]
+    if unknown:
+        raise NotFound(f"Unknown symbol(s): {', '.join(unknown)}")
     request = ContentRequest(
         idempotency_key=key,
         type=spec.type,
-        symbols=spec.symbols,
+        symbols=symbols,
         topic=spec.topic,
         idea_id=spec.idea_id,
         audience=spec.audience,
         tone=spec.tone,
         channels=spec.channels,
+        chart=spec.chart,
         requested_by=user_id,
     )
     session.add(request)
     await session.flush()
     REQUESTS.labels(spec.type, settings.writer, "pending").inc()
     return request, True
-
-
-def snapshot_view(snapshot: MarketSnapshot) -> SnapshotView:
-    return SnapshotView(snapshot.id, snapshot.as_of, snapshot.instruments)
-
-
-def generate(session: Session, settings: Settings, request_id: int) -> int | None:
-    """Write, render and check the content of one request. Safe to run twice: the request is
-    claimed with a conditional UPDATE, and nothing is visible unless all of it is stored."""
-    claimed = session.execute(
-        update(ContentRequest)
-        .where(ContentRequest.id == request_id, ContentRequest.status == "pending")
-        .values(status="writing", attempts=ContentRequest.attempts + 1, updated_at=utcnow())
-    )
-    if not getattr(claimed, "rowcount", 0):
-        return None
-    session.commit()
-    request = session.get(ContentRequest, request_id)
-    assert request is not None
-    started = time.perf_counter()
-    try:
-        with session.begin_nested():
-            content = _write(session, settings, request)
-    except Exception as error:  # a writer failure fails the request, never leaves half a draft
-        if not isinstance(error, FinagencyError | ValueError | TooLong):
-            log.exception("content.writer_crashed", request_id=request_id)
-        request.status = "failed"
-        request.error = str(error)[:1000] or type(error).__name__
-        REQUESTS.labels(request.type, settings.writer, "failed").inc()
-        log.warning("content.generation_failed", request_id=request_id, error=request.error)
-        return None
-    finally:
-        GENERATION_SECONDS.labels(settings.writer).observe(time.perf_counter() - started)
-    request.status = "done"
-    request.content_id = content.id
-    request.error = None
-    REQUESTS.labels(request.type, settings.writer, "done").inc()
-    return content.id
-
-
-def _write(session: Session, settings: Settings, request: ContentRequest) -> Content:
-    snapshot = session.scalar(
-        select(MarketSnapshot)
-        .where(MarketSnapshot.kind == "live")
-        .order_by(MarketSnapshot.id.desc())
-        .limit(1)
-    )
-    if snapshot is None:
-        raise FinagencyError("no market snapshot to write from yet", 503, "no-market-data")
-    view = snapshot_view(snapshot)
-    profile = get_profile(settings.compliance_profile)
-    seed = int.from_bytes(hashlib.sha256(f"{request.id}".encode()).digest()[:4], "big")
-    draft = template.market_update(view, request.symbols, profile.disclaimer, seed)
-    renderings = {channel: render(draft, channel) for channel in request.channels}
-    content = Content(
-        type=request.type,
-        simulated=bool(draft.data.get("simulated")),
-        request_id=request.id,
-        created_by=request.requested_by,
-    )
-    session.add(content)
-    session.flush()
-    provenance = {
-        "snapshot_id": view.id,
-        "writer": template.WRITER,
-        "template_version": template.TEMPLATE_VERSION,
-        "model": None,
-        "prompt_hash": None,
-    }
-    revision = Revision(
-        content_id=content.id,
-        number=1,
-        title=draft.title,
-        text=draft.plain_text,
-        renderings=renderings,
-        provenance=provenance,
-        created_by=request.requested_by,
-    )
-    session.add(revision)
-    session.flush()
-    findings = check_text(settings, draft.plain_text, request.type, request.channels, view, draft)
-    session.add_all(
-        FindingRecord(
-            revision_id=revision.id,
-            rule=f.rule,
-            severity=f.severity.value,
-            message=f.message,
-            start=f.start,
-            end=f.end,
-        )
-        for f in findings
-    )
-    return content
 
 
 def check_text(
@@ -212,35 +119,33 @@ def check_text(
     view: SnapshotView | None,
     draft: Draft | None = None,
 ) -> list[Finding]:
-    """All rules on the text itself, then each channel's length on what that channel sends.
-
-    Length findings cover the whole text (their message names the channel): an X thread or
-    an escaped Telegram message is not the revision's text, so a span inside it would mislead.
-    """
-    profile = get_profile(settings.compliance_profile)
-    base = CheckContext(
-        text=text,
-        channel_type="file",
-        content_type=content_type,
-        profile=profile.name,
-        now=datetime.now(UTC),
-        snapshot=view,
-        disclaimer=profile.disclaimer,
-        extra={"simulated": bool(draft and draft.data.get("simulated"))},
+    """The checks of one text under the environment's profile alone (no stored settings): for
+    the benchmark and for callers without a database."""
+    policy = Policy(default_profile=settings.compliance_profile)
+    channel_texts = {
+        channel: checks.sent_text(render(draft, channel)) if draft is not None else text
+        for channel in channels
+    }
+    simulated = bool(draft and draft.data.get("simulated"))
+    return checks.check_revision(
+        policy, text, content_type, channel_texts, view, simulated=simulated
     )
-    found = checker.check(base)
-    for channel in channels:
-        sent = _channel_text(draft, channel) if draft is not None else text
-        for finding in rules.length(replace(base, text=sent, channel_type=channel)):
-            found.append(replace(finding, start=0, end=len(text)))
-    return checker.deduplicated(found)
 
 
-def _channel_text(draft: Draft, channel: str) -> str:
-    rendering = render(draft, channel)
-    if "posts" in rendering:
-        return "\n\n".join(rendering["posts"])
-    return str(rendering.get("text", ""))
+async def retry_request(
+    session: AsyncSession, settings: Settings, request_id: int
+) -> ContentRequest:
+    """Put a failed request back in the queue (the caller enqueues it after the commit)."""
+    request = await get_request(session, request_id)
+    if request.status != "failed":
+        raise Conflict(
+            f"Content request {request_id} is {request.status}; only a failed one can be retried."
+        )
+    request.status = "pending"
+    request.error = None
+    await session.flush()
+    REQUESTS.labels(request.type, settings.writer, "pending").inc()
+    return request
 
 
 # --- reads (API) ------------------------------------------------------------------------------

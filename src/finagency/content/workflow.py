@@ -8,14 +8,18 @@ transition goes to the audit log with who, when and from where.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finagency.accounts import audit
 from finagency.accounts.audit import Actor
-from finagency.content import service
+from finagency.compliance import service as compliance_service
+from finagency.compliance.rules import has_disclaimer
+from finagency.content import checks, generation, service
 from finagency.content.models import Content, FindingRecord, Revision
-from finagency.content.renderings import Draft, TooLong, render
+from finagency.content.renderings import Draft
 from finagency.db import utcnow
 from finagency.errors import Conflict, FinagencyError, Forbidden
 from finagency.market.models import MarketSnapshot
@@ -34,6 +38,19 @@ async def _blocking(session: AsyncSession, content: Content) -> int:
         .where(FindingRecord.revision_id == revision.id, FindingRecord.severity == "block")
     )
     return int(count or 0)
+
+
+def _draft_of(text: str, disclaimers: list[str]) -> Draft:
+    """An edited text as a draft: the first line is the title, the rest the body. The required
+    disclaimers it still carries are lifted out, so each channel gets its own; one the editor
+    deleted stays deleted (and the disclaimer rule reports it)."""
+    title, _, body = text.strip().partition("\n")
+    kept = [d for d in disclaimers if has_disclaimer(body, d)]
+    for disclaimer in kept:  # matched as has_disclaimer does: any case, any white space
+        pattern = r"\s+".join(re.escape(word) for word in disclaimer.split())
+        body = re.sub(pattern, "", body, flags=re.IGNORECASE)
+    paragraphs = [p.strip() for p in body.strip().split("\n\n") if p.strip()]
+    return Draft(title=title.strip(), paragraphs=paragraphs, disclaimer="\n\n".join(kept))
 
 
 async def submit(session: AsyncSession, actor: Actor, content: Content) -> Content:
@@ -113,26 +130,38 @@ async def edit(
     if content.status == "scheduled":
         raise _conflict(content, "edited (cancel its publications first)")
     previous = await service.current_revision(session, content)
-    title, _, body = text.strip().partition("\n")
-    draft = Draft(title=title.strip(), paragraphs=[p for p in body.strip().split("\n\n") if p])
+    policy = await compliance_service.current(session, settings)
     channels = list(previous.renderings)
-    renderings = {}
-    for channel in channels:
-        try:
-            renderings[channel] = render(draft, channel)
-        except TooLong as error:
-            renderings[channel] = {"error": str(error)}
+    draft = _draft_of(text, checks.disclaimers(policy, channels))
+    renderings = checks.renderings(policy, draft, channels)
+    channel_texts = {
+        channel: text if "error" in rendered else checks.sent_text(rendered)
+        for channel, rendered in renderings.items()
+    }
     snapshot_id = previous.provenance.get("snapshot_id")
     snapshot = await session.get(MarketSnapshot, snapshot_id) if snapshot_id else None
-    view = service.snapshot_view(snapshot) if snapshot is not None else None
-    findings = service.check_text(settings, text, content.type, channels, view, None)
+    view = generation.snapshot_view(snapshot) if snapshot is not None else None
+    rows = await session.execute(checks.recent_texts_query(policy, channels, content.id))
+    findings = checks.check_revision(
+        policy,
+        text,
+        content.type,
+        channel_texts,
+        view,
+        simulated=content.simulated,
+        recent_texts=checks.same_channel_types(rows.all(), channels),
+    )
     revision = Revision(
         content_id=content.id,
         number=previous.number + 1,
         title=draft.title,
         text=text,
         renderings=renderings,
-        provenance={**previous.provenance, "edited_by": actor.user_id},
+        provenance={
+            **previous.provenance,
+            "edited_by": actor.user_id,
+            "compliance_version": policy.version,
+        },
         created_by=actor.user_id,
     )
     session.add(revision)
