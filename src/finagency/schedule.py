@@ -33,6 +33,12 @@ def beat_schedule(refresh_minutes: int = 5) -> dict[str, dict[str, Any]]:
             "schedule": crontab(minute="17", hour="3"),
             "options": {"expires": 3600},
         },
+        # Recurring content schedules: the rows say when; each minute makes the due ones.
+        "content.run_schedules": {
+            "task": "content.run_schedules",
+            "schedule": crontab(minute="*"),
+            "options": {"expires": 50},
+        },
         "research.fetch_feeds": {
             "task": "research.fetch_feeds",
             "schedule": crontab(minute="*/15"),

@@ -87,9 +87,11 @@ async def test_each_channel_gets_its_profiles_disclaimer_and_the_text_carries_bo
     headers = bearer(live_app.state.settings, people["analyst"])
     content = await _content(live_client, headers, ["linkedin", "telegram"])
     revision = content["revision"]
-    assert US_DISCLAIMER in revision["text"] and IN_DISCLAIMER in revision["text"]
+    assert US_DISCLAIMER in revision["text"]
+    assert IN_DISCLAIMER in revision["text"]
     linkedin = revision["renderings"]["linkedin"]["text"]
-    assert US_DISCLAIMER in linkedin and "SEBI" not in linkedin
+    assert US_DISCLAIMER in linkedin
+    assert "SEBI" not in linkedin
     telegram = revision["renderings"]["telegram"]["text"]
     assert escape_markdown_v2(IN_DISCLAIMER) in telegram
     assert escape_markdown_v2(US_DISCLAIMER) not in telegram
@@ -189,9 +191,11 @@ async def test_a_failed_request_can_be_retried_and_a_done_one_cannot(
     url = f"/api/v1/content/requests/{request_id}"
     retried = await live_client.post(f"{url}/retry", headers=headers)
     assert retried.status_code == 202, retried.text
-    assert retried.json()["status"] == "pending" and retried.json()["error"] is None
+    assert retried.json()["status"] == "pending"
+    assert retried.json()["error"] is None
     state = await _finished(live_client, url, headers)
-    assert state["status"] == "done" and state["content_id"]
+    assert state["status"] == "done"
+    assert state["content_id"]
     again = await live_client.post(f"{url}/retry", headers=headers)
     assert again.status_code == 409
     assert "only a failed one" in again.json()["detail"]
@@ -267,13 +271,15 @@ async def test_the_export_has_every_revision_its_findings_and_the_decisions(
         "until": (now - timedelta(days=2)).isoformat(),
     }
     empty = await live_client.get("/api/v1/content/export", params=earlier, headers=admin)
-    assert empty.status_code == 200 and empty.text == ""
+    assert empty.status_code == 200
+    assert empty.text == ""
     backwards = {"since": window["until"], "until": window["since"]}
     refused = await live_client.get("/api/v1/content/export", params=backwards, headers=admin)
     assert refused.status_code == 422
     naive = {"since": "2026-11-01T00:00:00", "until": "2026-11-02T00:00:00"}
     refused = await live_client.get("/api/v1/content/export", params=naive, headers=admin)
-    assert refused.status_code == 422 and "time zone" in refused.json()["detail"]
+    assert refused.status_code == 422
+    assert "time zone" in refused.json()["detail"]
     forbidden = await live_client.get("/api/v1/content/export", params=window, headers=editor)
     assert forbidden.status_code == 403
 

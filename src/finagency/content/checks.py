@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 
 from finagency.compliance import checker, rules
 from finagency.compliance.findings import CheckContext, Finding, SnapshotView
@@ -102,7 +102,7 @@ def check_revision(
 
 def recent_texts_query(
     policy: Policy, channels: list[str], exclude_content: int | None, now: datetime | None = None
-) -> Select[tuple[str, dict[str, object]]]:
+) -> Select[str, dict[str, object]]:
     """Approved revisions of content approved, scheduled or published in the policy's window,
     newest first, with their renderings (the caller keeps those for the same channel types)."""
     since = (now or datetime.now(UTC)) - timedelta(days=policy.near_duplicate_days)
@@ -123,7 +123,7 @@ def recent_texts_query(
 
 
 def same_channel_types(
-    rows: Iterable[tuple[str, Mapping[str, object]]], channels: list[str]
+    rows: Iterable[Row[str, dict[str, object]]], channels: list[str]
 ) -> tuple[str, ...]:
     """The texts of rows (text, renderings) that went to any of these channel types."""
     wanted = set(channels)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from finagency.content import service
-from finagency.db import get_database
+from finagency.content import schedules, service
+from finagency.db import get_database, utcnow
 
 
 @shared_task(name=service.GENERATE_TASK)
@@ -14,3 +14,11 @@ def generate(request_id: int) -> int | None:
     database = get_database()
     with database.sync_session() as session:
         return service.generate(session, database.settings, request_id)
+
+
+@shared_task(name=schedules.RUN_TASK)
+def run_schedules() -> int:
+    """Make the requests of the schedules that are due (safe at once: each run is claimed)."""
+    database = get_database()
+    with database.sync_session() as session:
+        return schedules.run_due(session, database.settings, utcnow())
