@@ -303,3 +303,39 @@ async def test_unknown_content_or_media_is_404_and_changes_nothing(
         assert response.status_code == 404, response.text
         assert response.headers["content-type"] == "application/problem+json"
     assert await _count(db_session, ContentMedia) == 0
+
+
+async def test_images_of_approved_content_are_frozen_with_it(
+    client: httpx.AsyncClient,
+    db_session: AsyncSession,
+    analyst: dict[str, str],
+    editor: dict[str, str],
+) -> None:
+    content_id = await _content(db_session)
+    attachments = f"/api/v1/content/{content_id}/media"
+    uploaded = await client.post(
+        UPLOAD,
+        files=_file(image_bytes("PNG"), "a.png"),
+        data={"content_id": str(content_id)},
+        headers=analyst,
+    )
+    media_id = uploaded.json()["id"]
+    content = await db_session.get(Content, content_id)
+    assert content is not None
+    content.status = "approved"
+    await db_session.commit()
+    other = await client.post(UPLOAD, files=_file(image_bytes("JPEG"), "b.jpg"), headers=analyst)
+    for response in [
+        await client.post(attachments, json={"media_id": other.json()["id"]}, headers=analyst),
+        await client.delete(f"{attachments}/{media_id}", headers=editor),
+        await client.post(
+            UPLOAD,
+            files=_file(image_bytes("WEBP"), "c.webp"),
+            data={"content_id": str(content_id)},
+            headers=analyst,
+        ),
+    ]:
+        assert response.status_code == 409, response.text
+        assert "approved" in response.json()["detail"]
+    listed = (await client.get(attachments, headers=analyst)).json()
+    assert [row["media_id"] for row in listed] == [media_id]

@@ -165,6 +165,21 @@ async def get_content(session: AsyncSession, content_id: int) -> Content:
     return found
 
 
+# Content whose images were part of what an editor approved: its attachments are frozen.
+FROZEN = ("approved", "scheduled", "published")
+
+
+async def get_changeable_content(session: AsyncSession, content_id: int) -> Content:
+    """The content, if its attachments may still change (not approved or beyond)."""
+    content = await get_content(session, content_id)
+    if content.status in FROZEN:
+        raise Conflict(
+            f"Content {content_id} is {content.status}: its images were approved with it. "
+            "Edit its text to send it back to review before changing them."
+        )
+    return content
+
+
 async def revisions(session: AsyncSession, content_id: int) -> list[Revision]:
     await get_content(session, content_id)
     rows = await session.scalars(

@@ -87,7 +87,8 @@ async def upload(
 ) -> MediaOut:
     """Store an image (type from its bytes); 201 when new, 200 when these bytes are stored."""
     if content_id is not None:
-        await content_service.get_content(session, content_id)  # 404 before anything is written
+        # 404 or 409 before anything is written.
+        await content_service.get_changeable_content(session, content_id)
     actor = actor_of(request, principal)
     data = await service.read_limited(file, settings.media_max_bytes)
     image = await asyncio.to_thread(service.check_image, data, settings.media_max_bytes)
@@ -133,8 +134,9 @@ async def attach(
     response: Response,
     session: SessionDep,
 ) -> AttachmentOut:
-    """Attach stored media to content; 200 (alt text replaced) when it is attached already."""
-    await content_service.get_content(session, content_id)
+    """Attach stored media to content; 200 (alt text replaced) when it is attached already;
+    409 once the content is approved (its images were approved with it)."""
+    await content_service.get_changeable_content(session, content_id)
     actor = actor_of(request, principal)
     attachment, created = await session.run_sync(
         service.attach, content_id, body.media_id, body.alt_text, actor
@@ -152,7 +154,7 @@ async def attach(
 async def detach(
     content_id: int, media_id: int, principal: Editor, request: Request, session: SessionDep
 ) -> Response:
-    await content_service.get_content(session, content_id)
+    await content_service.get_changeable_content(session, content_id)
     await session.run_sync(service.detach, content_id, media_id, actor_of(request, principal))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
