@@ -8,6 +8,7 @@ from finagency.content import router as content_router
 from finagency.content import schedules_router
 from finagency.market import router as market_router
 from finagency.media import router as media_router
+from finagency.publishing import router as publishing_router
 from finagency.research import router as research_router
 
 # Each feature's router; the route x role test walks these to find every route's permission.
@@ -19,6 +20,7 @@ FEATURE_ROUTERS: list[APIRouter] = [
     content_router.router,
     market_router.router,
     media_router.router,
+    publishing_router.router,
     research_router.router,
 ]
 

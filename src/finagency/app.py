@@ -22,6 +22,8 @@ from finagency.media import router as media_router
 from finagency.observability.logging import configure_logging
 from finagency.observability.metrics import RuntimeCollector
 from finagency.observability.middleware import RequestObservabilityMiddleware
+from finagency.publishing import dispatcher
+from finagency.publishing.metrics import PublishingCollector, PublishingFigures
 from finagency.settings import Settings, get_settings
 from finagency.system import router as system_router
 from finagency.system.service import RedisRuntime
@@ -58,6 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime_collector = RuntimeCollector(
             redis_runtime.queue_lengths, redis_runtime.live_workers, active_sessions
         )
+    app.state.publishing_collector = PublishingCollector(partial(_publishing_figures, database))
     app.state.task_queue = tasks.task_queue()
     log.info("started", env=settings.env.value, embedded=settings.embedded, version=__version__)
     try:
@@ -80,6 +83,15 @@ def _active_sessions(database: db.Database) -> int:
             return int(session.scalar(sessions.active_sessions_query()) or 0)
     except SQLAlchemyError:
         return 0
+
+
+def _publishing_figures(database: db.Database) -> PublishingFigures | None:
+    """Read at scrape time; None (no series) when the database cannot answer."""
+    try:
+        with database.sync_session() as session:
+            return dispatcher.figures(session)
+    except SQLAlchemyError:
+        return None
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

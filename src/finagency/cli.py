@@ -30,6 +30,10 @@ app = typer.Typer(
 )
 market_app = typer.Typer(help="Market data: backfill history.", no_args_is_help=True)
 app.add_typer(market_app, name="market")
+publishing_app = typer.Typer(
+    help="Publishing: the kill switch for all sending.", no_args_is_help=True
+)
+app.add_typer(publishing_app, name="publishing")
 console = Console()
 errors = Console(stderr=True)
 
@@ -342,6 +346,44 @@ def market_backfill(
     console.print(
         f"Stored {sum(stored.values())} daily bars for {len(stored)} instruments.", highlight=False
     )
+
+
+def _switch_publishing(pause: bool, reason: str | None) -> None:
+    settings = settings_or_exit()
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from finagency.accounts import audit
+    from finagency.db import Database
+    from finagency.publishing import state
+
+    database = Database(settings)
+    try:
+        with database.sync_session() as session:
+            state.set_paused_sync(session, pause, reason)
+            action = "publishing_paused" if pause else "publishing_resumed"
+            audit.record(session, action, audit.Actor(email="cli"), reason=reason)
+    except SQLAlchemyError as error:
+        fail(f"the database is not reachable or not migrated: {type(error).__name__}", code=1)
+    finally:
+        database.sync_engine.dispose()
+    if pause:
+        console.print("Publishing is paused: nothing is sent until `finagency publishing resume`.")
+    else:
+        console.print("Publishing resumed: due publications go out within seconds.")
+
+
+@publishing_app.command("pause")
+def publishing_pause(
+    reason: Annotated[str | None, typer.Option(help="Why, for the audit log.")] = None,
+) -> None:
+    """Stop all sending at once, on every worker (scheduled posts wait; none is lost)."""
+    _switch_publishing(True, reason)
+
+
+@publishing_app.command("resume")
+def publishing_resume() -> None:
+    """Start sending again."""
+    _switch_publishing(False, None)
 
 
 def main() -> None:

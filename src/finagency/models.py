@@ -7,6 +7,7 @@ from finagency.db import Base
 from finagency.mail import models as mail_models
 from finagency.market import models as market_models
 from finagency.media import models as media_models
+from finagency.publishing import models as publishing_models
 from finagency.research import models as research_models
 from finagency.system import models as system_models
 
@@ -18,6 +19,7 @@ __all__ = [
     "mail_models",
     "market_models",
     "media_models",
+    "publishing_models",
     "research_models",
     "system_models",
 ]

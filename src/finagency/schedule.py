@@ -1,18 +1,29 @@
 """The whole periodic schedule, in one place, for Celery beat and the in-process worker alike.
 
-crontab, not intervals: an interval restarts from zero whenever beat restarts. Every entry has an
-`expires`, so a run that waited too long in the queue is dropped instead of piling up.
+crontab, not intervals: an interval restarts from zero whenever beat restarts (the publishing
+dispatcher, every second or so, is the exception: a restart costs it a second). Every entry has
+an `expires`, so a run that waited too long in the queue is dropped instead of piling up.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from celery.schedules import crontab
+from celery.schedules import crontab, schedule
 
 
-def beat_schedule(refresh_minutes: int = 5) -> dict[str, dict[str, Any]]:
+def beat_schedule(
+    refresh_minutes: int = 5, dispatch_seconds: float = 1.0
+) -> dict[str, dict[str, Any]]:
     return {
+        # Due publications go out within ~2 s of their time: every second, recover expired
+        # claims, then claim what is due.
+        "publishing.dispatch": {
+            "task": "publishing.dispatch",
+            "schedule": schedule(timedelta(seconds=dispatch_seconds)),
+            "options": {"expires": max(1.0, dispatch_seconds * 2)},
+        },
         "market.scheduled_refresh": {
             "task": "market.scheduled_refresh",
             "schedule": crontab(minute=f"*/{refresh_minutes}"),

@@ -145,6 +145,25 @@ class Settings(BaseSettings):
     model_input_cost_per_million: float = Field(default=0.0, ge=0)
     model_output_cost_per_million: float = Field(default=0.0, ge=0)
 
+    # Publishing. Each platform's address (tests point them at local servers).
+    telegram_base_url: str = "https://api.telegram.org"
+    x_base_url: str = "https://api.x.com"
+    linkedin_base_url: str = "https://api.linkedin.com"
+    publish_timeout: float = Field(default=15.0, gt=0, le=300)
+    # A claim on a publication lasts this long; a worker that dies holding it loses it then.
+    publish_lease_seconds: float = Field(default=120.0, gt=0, le=3600)
+    publish_max_attempts: int = Field(default=5, ge=1, le=50)
+    # Backoff after a retryable error: base × 2^(attempt-1), at most max (Retry-After wins).
+    publish_backoff_seconds: float = Field(default=30.0, gt=0, le=3600)
+    publish_backoff_max_seconds: float = Field(default=3600.0, gt=0, le=86400)
+    # How often the dispatcher looks for due publications (a post goes out within ~2 s).
+    dispatch_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Rate budgets per channel type, "type:N/h,N/d,Ns;…" (per hour, per day, minimum spacing);
+    # a channel may override its own through the API.
+    publish_limits: str = "linkedin:2/h,5/d;x:5/h,20/d;telegram:10/h,50/d"
+    # Staff are told this many days before a channel's credential runs out.
+    publish_credential_warning_days: int = Field(default=7, ge=1, le=90)
+
     # Media: images attached to drafts. Unset directory: <data dir>/media.
     media_dir: Path | None = None
     media_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
@@ -205,7 +224,13 @@ class Settings(BaseSettings):
             raise ValueError(f"expected one of {', '.join(WRITERS)}")
         return value
 
-    @field_validator("openai_base_url", "anthropic_base_url")
+    @field_validator(
+        "openai_base_url",
+        "anthropic_base_url",
+        "telegram_base_url",
+        "x_base_url",
+        "linkedin_base_url",
+    )
     @classmethod
     def _model_base_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):

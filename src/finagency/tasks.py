@@ -35,6 +35,7 @@ TASK_MODULES = [
     "finagency.market.tasks",
     "finagency.content.tasks",
     "finagency.research.tasks",
+    "finagency.publishing.tasks",
 ]
 WORKER_HEARTBEAT_SECONDS = 10
 WORKER_HEARTBEAT_TTL = 30
@@ -87,7 +88,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "timezone": "UTC",
         "enable_utc": True,
-        "beat_schedule": beat_schedule(settings.market_refresh_minutes),
+        "beat_schedule": beat_schedule(
+            settings.market_refresh_minutes, settings.dispatch_interval_seconds
+        ),
         "worker_hijack_root_logger": False,
         "imports": TASK_MODULES,
     }

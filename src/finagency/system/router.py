@@ -45,7 +45,7 @@ async def ready(request: Request) -> Response:
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
 async def prometheus_metrics(request: Request) -> Response:
-    collector = request.app.state.runtime_collector
-    # Scrapes read Redis in Celery mode; keep that off the event loop.
-    body, content_type = await asyncio.to_thread(metrics.render, collector)
+    collectors = [request.app.state.runtime_collector, request.app.state.publishing_collector]
+    # Scrapes read Redis and the database; keep that off the event loop.
+    body, content_type = await asyncio.to_thread(metrics.render, *collectors)
     return Response(body, media_type=content_type)

@@ -1,0 +1,165 @@
+"""Request and response bodies of the publishing API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+
+
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: Annotated[str, StringConstraints(max_length=16)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    config: dict[str, Any] = {}
+    credentials: dict[str, Any] = {}
+    limits: dict[str, Any] = Field(
+        default={}, description="Overrides: per_hour, per_day, min_spacing_seconds"
+    )
+    posting_window: dict[str, Any] | None = Field(
+        default=None, description='{"timezone", "start": "HH:MM", "end": "HH:MM", "weekdays"}'
+    )
+    enabled: bool = True
+
+
+class ChannelPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config: dict[str, Any] | None = None
+    credentials: dict[str, Any] | None = None
+    limits: dict[str, Any] | None = None
+    posting_window: dict[str, Any] | None = None
+    enabled: bool | None = None
+
+
+class Limits(BaseModel):
+    per_hour: int | None
+    per_day: int | None
+    min_spacing_seconds: float
+
+
+class ChannelOut(BaseModel):
+    id: int
+    type: str
+    name: str
+    config: dict[str, Any]
+    credentials: dict[str, str] = Field(description="Which credentials are set; never values")
+    enabled: bool
+    limits: Limits
+    limit_overrides: dict[str, Any]
+    usage: dict[str, int]
+    posting_window: dict[str, Any] | None
+    verified_at: datetime | None
+    verified_identity: str | None
+    last_verify_error: str | None
+    credential_expires_at: datetime | None
+    created_at: datetime
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    identity: str | None
+    expires_at: datetime | None
+    error: str | None
+
+
+class ScheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content_id: int
+    channel_ids: Annotated[list[int], Field(min_length=1, max_length=20)]
+    scheduled_at: datetime = Field(description="Time-zone aware; a time in the past means now")
+    priority: Annotated[int, Field(ge=-10, le=10)] | None = None
+    force_duplicate: bool = False
+    allow_simulated: bool = False
+
+
+class AttemptOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    number: int
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    status_code: int | None
+    error: str | None
+    platform_post_id: str | None
+    platform_url: str | None
+    worker: str | None
+
+
+class PublicationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    content_id: int
+    revision_number: int
+    channel_id: int
+    status: str
+    priority: int
+    scheduled_at: datetime
+    requested_at: datetime
+    due_at: datetime
+    attempts: int
+    deferred_reason: str | None
+    platform_post_id: str | None
+    platform_url: str | None
+    last_error: str | None
+    published_at: datetime | None
+    resolution: str | None
+    retracted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PublicationDetail(PublicationOut):
+    history: list[AttemptOut] = []
+
+
+class PublicationPage(BaseModel):
+    items: list[PublicationOut]
+    next_before_id: int | None
+
+
+class RescheduleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scheduled_at: datetime
+
+
+class ResolveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["published", "resend", "cancel"]
+    note: Text
+    post_url: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class RetractIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Text
+
+
+class RetractOut(BaseModel):
+    publication: PublicationOut
+    done: Literal["deleted", "corrected"]
+
+
+class PauseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class PublishingStatus(BaseModel):
+    paused: bool
+    changed_by: int | None
+    changed_at: datetime | None
+    reason: str | None
+    queue_depth: dict[str, int]
+    oldest_due_seconds: float
