@@ -23,15 +23,7 @@ from tests.fixtures.services import free_port
 from tests.infra.fixtures_monitoring import grouping_uses, used_app_metrics
 
 # Metric family → the issue that builds it (names from DESIGN.md §7 and the issues' Metrics).
-AWAITING_FEATURE: dict[str, str] = {
-    # issue 6: publishing
-    "finagency_posts_total": "issue 6",
-    "finagency_publish_seconds": "issue 6",
-    "finagency_publish_queue_depth": "issue 6",
-    "finagency_publish_oldest_due_seconds": "issue 6",
-    "finagency_channel_credential_expiry_seconds": "issue 6",
-    "finagency_publishing_paused": "issue 6",
-}
+AWAITING_FEATURE: dict[str, str] = {}
 
 
 def exported_metrics(*texts: str) -> dict[str, set[str]]:
@@ -57,21 +49,37 @@ def _wait_for_text(url: str, needle: str, timeout: float = 30.0) -> str:
     raise AssertionError(f"{needle!r} never appeared at {url}:\n{text}")
 
 
-def _request_content(base_url: str, env: dict[str, str]) -> None:
-    password = "plum-velvet-harbour-73"
+PASSWORD = "plum-velvet-harbour-73"
+
+
+def _signed_in(base_url: str, env: dict[str, str], email: str, role: str) -> dict[str, str]:
     created = subprocess.run(
-        [*FINAGENCY, "create-user", "--email", "analyst@example.com", "--role", "analyst"]
-        + ["--password-stdin"],
-        input=password + "\n",
+        [*FINAGENCY, "create-user", "--email", email, "--role", role, "--password-stdin"],
+        input=PASSWORD + "\n",
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert created.returncode == 0, created.stderr
-    login = {"email": "analyst@example.com", "password": password}
+    login = {"email": email, "password": PASSWORD}
     token = httpx.post(f"{base_url}/api/v1/auth/login", json=login, timeout=10).json()
-    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    return {"Authorization": f"Bearer {token['access_token']}"}
+
+
+def _add_expiring_channel(base_url: str, env: dict[str, str]) -> None:
+    headers = _signed_in(base_url, env, "admin@example.com", "admin")
+    body = {
+        "type": "x",
+        "name": "x-main",
+        "credentials": {"access_token": "not-a-real-token", "expires_at": "2027-01-01T00:00:00Z"},
+    }
+    created = httpx.post(f"{base_url}/api/v1/channels", json=body, headers=headers, timeout=10)
+    assert created.status_code == 201, created.text
+
+
+def _request_content(base_url: str, env: dict[str, str]) -> None:
+    headers = _signed_in(base_url, env, "analyst@example.com", "analyst")
     body = {"type": "market_update", "symbols": ["^GSPC"], "channels": ["x"]}
     response = httpx.post(f"{base_url}/api/v1/content/requests", json=body, headers=headers)
     assert response.status_code == 202, response.text
@@ -131,7 +139,10 @@ def test_every_metric_in_rules_and_dashboards_is_exported_with_its_labels(
             assert celery.send_task("market.refresh", queue="market").get(timeout=60)
             assert celery.send_task("research.fetch_feeds").get(timeout=60)["new_items"] > 0
             # A content request through the API, written by the worker and checked.
-            _request_content(api.base_url, process_env(data_dir=str(tmp_path / "cli"), **settings))
+            cli_env = process_env(data_dir=str(tmp_path / "cli"), **settings)
+            _request_content(api.base_url, cli_env)
+            # A channel whose credential expires, so that its gauge has a series.
+            _add_expiring_channel(api.base_url, cli_env)
             worker_text = _wait_for_text(
                 f"http://127.0.0.1:{worker_port}/metrics", 'state="succeeded"'
             )

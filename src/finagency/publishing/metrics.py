@@ -25,7 +25,9 @@ PUBLISH_SECONDS = Histogram(
 
 
 def _zero_series() -> None:
+    """Every channel type's series exist from the start, so dashboards and alerts read 0."""
     for channel in CHANNEL_TYPES:
+        PUBLISH_SECONDS.labels(channel)
         for status in ("published", "retry", "failed", "unknown"):
             POSTS.labels(channel, status)
 
