@@ -13,10 +13,13 @@ Errors are classified by what is safe to do next:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+import httpx
 
 ErrorKind = Literal["retry", "fail", "unknown"]
 
@@ -39,6 +42,36 @@ class ChannelError(Exception):
 
 class ChannelConfigError(ValueError):
     """A channel's config or credentials are incomplete or malformed (a 422 at creation)."""
+
+
+# Failures before the request left: nothing can have been published.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def transport_error(
+    error: httpx.HTTPError, what: str, scrub: Callable[[str], str] = str
+) -> ChannelError:
+    """An httpx failure classified: `retry` when the request never left, else `unknown` (it went
+    out and no answer came back: the post may exist). `scrub` removes secrets from the text."""
+    if isinstance(error, NOT_SENT):
+        return ChannelError("retry", scrub(f"{what}: cannot connect ({error})"))
+    return ChannelError("unknown", scrub(f"{what}: no answer ({type(error).__name__}: {error})"))
+
+
+def credential_expiry(credentials: dict[str, Any]) -> datetime | None:
+    """The optional `expires_at` of a credential (ISO 8601 with a time zone)."""
+    value = credentials.get("expires_at")
+    if value in (None, ""):
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ChannelConfigError(
+            f"expires_at {value!r} is not an ISO 8601 time such as 2026-03-01T00:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise ChannelConfigError(f"expires_at {value!r} needs a time zone, e.g. …T00:00:00Z")
+    return moment
 
 
 @dataclass(frozen=True)
