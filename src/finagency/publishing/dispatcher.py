@@ -36,7 +36,13 @@ from finagency.db import utcnow
 from finagency.media.models import ContentMedia, Media
 from finagency.publishing import state
 from finagency.publishing.channels import adapter_module
-from finagency.publishing.channels.base import ChannelError, Delivery, MediaFile, Sent
+from finagency.publishing.channels.base import (
+    Adapter,
+    ChannelError,
+    Delivery,
+    MediaFile,
+    Sent,
+)
 from finagency.publishing.limits import Budget, Usage, next_allowed, parse_limits
 from finagency.publishing.metrics import POSTS, PUBLISH_SECONDS, PublishingFigures
 from finagency.publishing.models import WAITING, Attempt, Channel, Publication
@@ -216,7 +222,7 @@ def credentials_of(settings: Settings, channel: Channel) -> dict[str, Any]:
     return dict(json.loads(crypto.decrypt(settings, channel.credentials)))
 
 
-def adapter_for(settings: Settings, channel: Channel, client: Any = None) -> Any:
+def adapter_for(settings: Settings, channel: Channel, client: Any = None) -> Adapter:
     module = adapter_module(channel.type)
     config = {**(channel.config or {}), "name": channel.name}
     return module.create(config, credentials_of(settings, channel), settings, client)
@@ -233,9 +239,7 @@ def _attempt_send(
         try:
             sent = adapter.send(delivery_or_error)
         finally:
-            close = getattr(adapter, "close", None)
-            if callable(close):
-                close()
+            adapter.close()
     except ChannelError as error:
         kind = {"retry": "retry", "fail": "failed", "unknown": "unknown"}[error.kind]
         if kind == "unknown" and channel.type in IDEMPOTENT_TYPES:

@@ -27,7 +27,13 @@ from finagency.db import utcnow
 from finagency.errors import Conflict, FinagencyError, NotFound
 from finagency.publishing import dispatcher, windows
 from finagency.publishing.channels import adapter_module
-from finagency.publishing.channels.base import ChannelConfigError, ChannelError, Delivery, Sent
+from finagency.publishing.channels.base import (
+    ChannelConfigError,
+    ChannelError,
+    Delivery,
+    Sent,
+    credential_expiry,
+)
 from finagency.publishing.limits import Budget
 from finagency.publishing.models import CHANNEL_TYPES, WAITING, Attempt, Channel, Publication
 from finagency.settings import Settings
@@ -67,16 +73,11 @@ def _check_limits(limits: dict[str, Any]) -> dict[str, Any]:
 
 
 def _expiry(credentials: dict[str, Any]) -> datetime | None:
-    raw = credentials.get("expires_at")
-    if raw in (None, ""):
-        return None
     try:
-        moment = datetime.fromisoformat(str(raw))
-    except ValueError:
-        raise _unprocessable("credentials.expires_at must be an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        raise _unprocessable("credentials.expires_at needs a time zone, e.g. 2027-01-01T00:00:00Z")
-    return moment.astimezone(UTC)
+        moment = credential_expiry(credentials)
+    except ChannelConfigError as error:
+        raise _unprocessable(f"credentials: {error}") from None
+    return moment.astimezone(UTC) if moment is not None else None
 
 
 def _checked_channel(
@@ -239,9 +240,7 @@ async def verify_channel(
         try:
             return adapter.verify()
         finally:
-            close = getattr(adapter, "close", None)
-            if callable(close):
-                close()
+            adapter.close()
 
     try:
         verified = await asyncio.to_thread(check)
@@ -614,9 +613,7 @@ async def retract(
                 return "deleted", None
             return "corrected", adapter.send(delivery)
         finally:
-            close = getattr(adapter, "close", None)
-            if callable(close):
-                close()
+            adapter.close()
 
     started = utcnow()
     try:

@@ -122,3 +122,7 @@ class Adapter(Protocol):
     def retract(self, sent: Sent) -> bool:
         """Delete the post; False where the platform cannot (then a correction is published)."""
         ...
+
+    def close(self) -> None:
+        """Release the connections the adapter opened itself."""
+        ...
