@@ -24,6 +24,11 @@ def beat_schedule(
             "schedule": schedule(timedelta(seconds=dispatch_seconds)),
             "options": {"expires": max(1.0, dispatch_seconds * 2)},
         },
+        "publishing.notify_staff": {
+            "task": "publishing.notify_staff",
+            "schedule": crontab(minute="*"),
+            "options": {"expires": 50},
+        },
         "market.scheduled_refresh": {
             "task": "market.scheduled_refresh",
             "schedule": crontab(minute=f"*/{refresh_minutes}"),

@@ -161,6 +161,11 @@ class Settings(BaseSettings):
     # Rate budgets per channel type, "type:N/h,N/d,Ns;…" (per hour, per day, minimum spacing);
     # a channel may override its own through the API.
     publish_limits: str = "linkedin:2/h,5/d;x:5/h,20/d;telegram:10/h,50/d"
+    # The channel (by name: an email, webhook or telegram channel) that tells the team when a
+    # publication fails or is unknown, drafts wait for review, or a credential runs out soon.
+    staff_channel: str | None = None
+    # Drafts in review longer than this are in the hourly reminder.
+    review_reminder_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     # Staff are told this many days before a channel's credential runs out.
     publish_credential_warning_days: int = Field(default=7, ge=1, le=90)
 

@@ -126,3 +126,25 @@ class Attempt(Base):
     platform_post_id: Mapped[str | None] = mapped_column(String(200), default=None)
     platform_url: Mapped[str | None] = mapped_column(String(1000), default=None)
     worker: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class StaffNotification(Base):
+    """A message to the team (a publication failed or is unknown, drafts wait for review, a
+    credential runs out soon): a row first, sent through the staff channel by a task. The key
+    makes each notice once: the same publication failing is told once, the review reminder once
+    an hour, an expiring credential once a day."""
+
+    __tablename__ = "staff_notifications"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))  # publication, review, credential
+    subject: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    # pending → sent | failed (after the last attempt)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    channel_id: Mapped[int | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -76,6 +76,15 @@ def set_paused_sync(session: Session, pause: bool, reason: str | None) -> dict[s
 
 
 def note_needs_attention(session: Session, publication_id: int, status: str) -> None:
-    """A publication ended failed or unknown: operators see it in the logs, the metrics and the
-    API (`GET /api/v1/publications?status=unknown`)."""
+    """A publication ended failed or unknown: the team is told through the staff channel; it
+    also shows in the metrics and the API (`GET /api/v1/publications?status=unknown`)."""
+    from finagency import tasks
+    from finagency.publishing import staff
+
     log.warning("publishing.needs_attention", publication_id=publication_id, status=status)
+    staff.publication_needs_attention(session, publication_id, status)
+    session.commit()
+    try:
+        tasks.task_queue().enqueue(staff.NOTIFY_TASK)
+    except Exception as error:  # no queue or Redis down: the minute's beat sends it anyway
+        log.info("publishing.notify_later", error=f"{type(error).__name__}: {error}")

@@ -6,7 +6,7 @@ from celery import shared_task
 
 from finagency import tasks
 from finagency.db import get_database
-from finagency.publishing import dispatcher
+from finagency.publishing import dispatcher, staff
 
 
 @shared_task(name=dispatcher.DISPATCH_TASK)
@@ -36,3 +36,15 @@ def sweep() -> int:
     database = get_database()
     with database.sync_session() as session:
         return dispatcher.sweep(session, database.settings)
+
+
+@shared_task(name=staff.NOTIFY_TASK)
+def notify_staff() -> int:
+    """Send the staff notices that wait (the review reminder and credential warnings are made
+    here too: their keys make each once an hour or a day)."""
+    database = get_database()
+    with database.sync_session() as session:
+        staff.review_reminder(session, database.settings)
+        staff.credential_warnings(session, database.settings)
+        session.commit()
+        return staff.send_pending(session, database.settings)
