@@ -128,3 +128,34 @@ def test_serve_with_several_workers_adds_up_their_metrics(
 
 def _answering_processes(records: list[dict[str, object]]) -> set[object]:
     return {r.get("process") for r in records if r.get("event") == "request"}
+
+
+def test_publishing_pause_and_resume_switch_every_worker_through_the_database(
+    tmp_path: Path,
+) -> None:
+    import json
+    import sqlite3
+
+    env = process_env(data_dir=str(tmp_path))
+    assert run(["migrate"], env).returncode == 0
+
+    def stored() -> dict[str, object]:
+        with sqlite3.connect(tmp_path / "finagency.db") as db:
+            row = db.execute(
+                "SELECT value FROM system_settings WHERE key = 'publishing_paused'"
+            ).fetchone()
+        return dict(json.loads(row[0]))
+
+    paused = run(["publishing", "pause", "--reason", "exchange outage"], env)
+    assert paused.returncode == 0, paused.stderr
+    assert "paused" in paused.stdout
+    assert stored()["paused"] is True
+    assert stored()["reason"] == "exchange outage"
+    resumed = run(["publishing", "resume"], env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert stored()["paused"] is False
+    bad = run(["publishing", "stop"], env)
+    assert bad.returncode == 2
+    with sqlite3.connect(tmp_path / "finagency.db") as db:
+        actions = [a for (a,) in db.execute("SELECT action FROM audit_events ORDER BY id")]
+    assert actions == ["publishing_paused", "publishing_resumed"]

@@ -2,6 +2,7 @@
 worker` as separate processes, on PostgreSQL and Redis. A request becomes a checked draft that
 editors review, edit, approve or reject; a schedule that is due makes its request once."""
 
+import json
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -50,7 +51,7 @@ def _until(call: Any, done: Any, timeout: float = 60.0) -> Any:
 
 
 def _draft(base_url: str, headers: dict[str, str], symbols: list[str]) -> dict[str, Any]:
-    body = {"type": "market_update", "symbols": symbols, "channels": ["x", "linkedin"]}
+    body = {"type": "market_update", "symbols": symbols, "channels": ["x", "linkedin", "file"]}
     response = _until(
         lambda: httpx.post(f"{base_url}/api/v1/content/requests", json=body, headers=headers),
         lambda r: r.status_code == 202,
@@ -153,6 +154,35 @@ def test_review_edit_approve_and_reject_with_a_celery_worker(
             assert rejected.json()["review_comment"] == "Too thin for today."
             revisions = httpx.get(f"{content}/revisions", headers=analyst).json()
             assert [r["number"] for r in revisions] == [1, 2, 3]
+
+            # The approved revision goes out once to a file channel, through the worker.
+            admin_env = {**cli_env}
+            _user(admin_env, "root@example.com", "admin")
+            admin = _headers(base, "root@example.com")
+            channel = httpx.post(
+                f"{base}/api/v1/channels", json={"type": "file", "name": "desk"}, headers=admin
+            ).json()
+            scheduled = httpx.post(
+                f"{base}/api/v1/publications",
+                json={
+                    "content_id": draft["id"],
+                    "channel_ids": [channel["id"]],
+                    "scheduled_at": datetime.now(UTC).isoformat(),
+                },
+                headers=editor,
+            )
+            assert scheduled.status_code == 201, scheduled.text
+            [publication] = scheduled.json()
+            done = _until(
+                lambda: httpx.get(
+                    f"{base}/api/v1/publications/{publication['id']}", headers=analyst
+                ).json(),
+                lambda p: p["status"] not in {"scheduled", "sending"},
+            )
+            assert done["status"] == "published", done
+            outbox = (tmp_path / "worker" / "outbox" / "desk.jsonl").read_text().splitlines()
+            assert [json.loads(line)["publication_id"] for line in outbox] == [publication["id"]]
+            assert json.loads(outbox[0])["revision"] == 3
 
             # A due schedule, run by the worker's task, makes its request exactly once.
             schedule = httpx.post(

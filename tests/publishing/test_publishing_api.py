@@ -422,3 +422,41 @@ async def test_nearly_the_same_text_to_the_same_channel_needs_an_editor_to_force
     assert twin.json()["type"].endswith("duplicate-content")
     forced = await schedule(second, force_duplicate=True)
     assert forced.status_code == 201, forced.text
+
+
+async def test_a_published_post_is_retracted_or_corrected(
+    live_app: FastAPI, live_client: httpx.AsyncClient
+) -> None:
+    people = await _people(live_app)
+    content = await _approved(live_client, people, ["^GSPC"])
+    desk = await _channel(live_client, people, type="file", name="wire")
+    [publication] = (
+        await live_client.post(
+            "/api/v1/publications",
+            json={
+                "content_id": content["id"],
+                "channel_ids": [desk["id"]],
+                "scheduled_at": datetime.now(UTC).isoformat(),
+            },
+            headers=people["editor"],
+        )
+    ).json()
+    url = f"/api/v1/publications/{publication['id']}"
+    await _until(
+        lambda: live_client.get(url, headers=people["viewer"]),
+        lambda r: r.json()["status"] == "published",
+    )
+    retracted = await live_client.post(
+        f"{url}/retract", json={"reason": "The close was misquoted."}, headers=people["editor"]
+    )
+    assert retracted.status_code == 200, retracted.text
+    assert retracted.json()["done"] == "deleted"
+    assert retracted.json()["publication"]["retracted_at"]
+    lines = _outbox(live_app, "wire")
+    assert [line.get("retraction") for line in lines] == [None, publication["id"]]
+    detail = (await live_client.get(url, headers=people["viewer"])).json()
+    assert [a["outcome"] for a in detail["history"]] == ["published", "retracted"]
+    twice = await live_client.post(
+        f"{url}/retract", json={"reason": "Again."}, headers=people["editor"]
+    )
+    assert twice.status_code == 409
