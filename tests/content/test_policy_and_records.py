@@ -214,6 +214,14 @@ async def test_requests_that_lack_what_their_type_needs_are_refused(
         ({"type": "educational", "symbols": ["^GSPC"], "channels": ["x"]}, "topic"),
         ({"type": "market_update", "symbols": [], "channels": ["x"]}, "symbol"),
         ({"type": "news_analysis", "idea_id": 424242, "channels": ["x"]}, "424242"),
+        (
+            {"type": "market_update", "symbols": ["^GSPC"], "channels": ["x"], "tone": "hype"},
+            "tone",
+        ),
+        (
+            {"type": "market_update", "symbols": ["^GSPC"], "channels": ["x"], "audience": "kids"},
+            "audience",
+        ),
     ]
     for body, named in cases:
         answer = await live_client.post("/api/v1/content/requests", json=body, headers=headers)

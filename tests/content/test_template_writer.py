@@ -1,3 +1,4 @@
+import re
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -9,7 +10,14 @@ from finagency.compliance.findings import CheckContext, Finding, SnapshotView
 from finagency.compliance.profiles import PROFILE_NAMES, get_profile
 from finagency.compliance.rules import x_length
 from finagency.content.renderings import CHANNEL_TYPES, X_LIMIT, Draft, render
-from finagency.content.writers import Brief, IdeaBrief, NewsHeadline, WriterError
+from finagency.content.writers import (
+    AUDIENCES,
+    TONES,
+    Brief,
+    IdeaBrief,
+    NewsHeadline,
+    WriterError,
+)
 from finagency.content.writers.template import (
     SIMULATED_MARK,
     TEMPLATES,
@@ -18,6 +26,7 @@ from finagency.content.writers.template import (
     indian_grouping,
     market_update,
 )
+from finagency.content.writers.templates import voice
 from finagency.content.writers.templates.explainers import LIBRARY
 from tests.compliance.snapshots import AS_OF, EQUITIES, snapshot_view
 
@@ -168,7 +177,7 @@ def test_every_seed_stays_within_the_rules_and_x_posts() -> None:
 def test_provenance_and_structured_data(content_type: str) -> None:
     view = full_view(id=42)
     written = TemplateWriter().write(brief(content_type, view))
-    version = f"{content_type}/1"
+    version = f"{content_type}/2"
     assert TEMPLATES[content_type][0] == version
     assert written.provenance == {
         "snapshot_id": 42,
@@ -405,6 +414,198 @@ def test_an_unknown_topic_names_every_known_topic() -> None:
         assert explainer.topic in str(error.value)
 
 
+# ---------------------------------------------------------------- audience and tone
+
+# Contractions ("n't", "it's", "you're") and the second person; possessives are neither.
+CONTRACTION_OR_YOU = re.compile(
+    r"n['’]t\b|\b(?:it|that|here|there|what|let|who|where|how)['’]s\b"
+    r"|['’](?:re|ve|ll|d|m)\b|\byou",
+    re.IGNORECASE,
+)
+QUOTED = re.compile(r"“[^”]*”")  # headlines are quoted as published, whatever the tone
+
+
+def prose(draft: Draft) -> str:
+    """The writer's own words: title and paragraphs, without the disclaimer or quoted headlines."""
+    return QUOTED.sub("", "\n".join([draft.title, *draft.paragraphs]))
+
+
+def glosses_in(text: str) -> list[str]:
+    return [
+        sentence
+        for gloss in voice.GLOSSES
+        for sentence in (gloss.plain, gloss.friendly)
+        if sentence in text
+    ]
+
+
+def test_the_voices_are_exported_with_the_briefs_defaults_first() -> None:
+    assert AUDIENCES == ("retail", "professional")
+    assert TONES == ("neutral", "formal", "conversational")
+    plain = brief("market_update")
+    assert (plain.audience, plain.tone) == (AUDIENCES[0], TONES[0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("profile", PROFILE_NAMES)
+@pytest.mark.parametrize("tone", TONES)
+@pytest.mark.parametrize("audience", AUDIENCES)
+@pytest.mark.parametrize("content_type", list(REQUESTS))
+def test_every_type_in_every_voice_passes_the_rules_and_renders(
+    content_type: str, audience: str, tone: str, profile: str, seed: int
+) -> None:
+    view = full_view()
+    disclaimer = get_profile(profile).disclaimer
+    draft = write(
+        content_type, view, seed=seed, disclaimer=disclaimer, audience=audience, tone=tone
+    )
+    assert draft.plain_text.endswith(disclaimer)
+    assert_publishable(draft, content_type, profile, view)
+
+
+@pytest.mark.parametrize("tone", TONES)
+@pytest.mark.parametrize("content_type", list(REQUESTS))
+def test_retail_glosses_each_term_once_where_it_first_appears(content_type: str, tone: str) -> None:
+    # A volatility explainer, since a 52-week one explains its own term (tested below).
+    topic = "volatility" if content_type == "educational" else None
+    extra: dict[str, Any] = {"topic": topic} if topic else {}
+    # The in profile's long disclaimer keeps the alert's full version, with its previous close.
+    disclaimer = get_profile("in").disclaimer
+    for seed in SEEDS:
+        draft = write(content_type, seed=seed, tone=tone, disclaimer=disclaimer, **extra)
+        text = "\n".join(draft.paragraphs)
+        assert glosses_in(text), text
+        for gloss in voice.GLOSSES:
+            sentence = gloss.friendly if tone == "conversational" else gloss.plain
+            first = gloss.term.search(text)
+            assert text.count(sentence) == (1 if first else 0), (gloss.key, text)
+            if first:  # right after the sentence where the term first appears
+                between = text[first.end() : text.index(sentence)]
+                for other in glosses_in(between):  # glosses of the same sentence, in order
+                    between = between.replace(other, "")
+                assert len(re.findall(r"[.!?]\s", between)) == 1, (gloss.key, text)
+
+
+def test_a_retail_market_update_glosses_the_previous_close_once() -> None:
+    draft = write("market_update")
+    assert draft.body.count("previous close") > 2
+    assert draft.body.count(voice.GLOSSES[0].plain) == 1
+    assert draft.paragraphs[0].startswith("S&P 500")
+
+
+def test_an_explainer_does_not_gloss_the_term_it_explains() -> None:
+    draft = write("educational", topic="What is a 52-week high?")
+    assert "52-week range" in draft.body
+    assert not glosses_in(draft.body)
+
+
+@pytest.mark.parametrize("tone", TONES)
+@pytest.mark.parametrize("content_type", list(REQUESTS))
+def test_professional_drafts_have_no_gloss(content_type: str, tone: str) -> None:
+    for seed in SEEDS:
+        for topic in (None, "volatility"):
+            extra: dict[str, Any] = (
+                {"topic": topic} if topic and content_type == "educational" else {}
+            )
+            draft = write(content_type, seed=seed, audience="professional", tone=tone, **extra)
+            assert not glosses_in(draft.plain_text)
+
+
+def test_professional_drafts_put_the_figures_first() -> None:
+    news = write("news_analysis", audience="professional")
+    assert news.paragraphs[0].startswith("S&P 500 rose 0.42% to 6,012.45")
+    assert "Reuters" in news.paragraphs[1]
+    sector = write("sector_report", audience="professional")
+    assert "Rs 1,893.60" in sector.paragraphs[0]
+    assert sector.paragraphs[-1].startswith("Of the four instruments covered")
+    alert = write(
+        "breaking_alert", audience="professional", disclaimer=get_profile("in").disclaimer
+    )
+    assert alert.paragraphs[0].startswith("S&P 500")
+    preview = write("earnings_preview", audience="professional")
+    assert "investors typically look at" not in preview.body
+    assert len(preview.body) < len(write("earnings_preview").body)
+
+
+@pytest.mark.parametrize("audience", AUDIENCES)
+@pytest.mark.parametrize("content_type", list(REQUESTS))
+def test_formal_drafts_have_no_contraction_and_no_second_person(
+    content_type: str, audience: str
+) -> None:
+    for seed in range(8):
+        draft = write(content_type, seed=seed, audience=audience, tone="formal")
+        assert not CONTRACTION_OR_YOU.search(prose(draft)), prose(draft)
+
+
+@pytest.mark.parametrize("audience", AUDIENCES)
+@pytest.mark.parametrize("explainer", list(TOPICS))
+def test_every_explainer_has_a_formal_voice(explainer: str, audience: str) -> None:
+    view = full_view()
+    for seed in range(6):
+        draft = write(
+            "educational",
+            view,
+            topic=TOPICS[explainer],
+            seed=seed,
+            audience=audience,
+            tone="formal",
+        )
+        assert not CONTRACTION_OR_YOU.search(prose(draft)), prose(draft)
+        assert_publishable(draft, "educational", "us", view)
+
+
+@pytest.mark.parametrize("audience", AUDIENCES)
+@pytest.mark.parametrize("content_type", list(REQUESTS))
+def test_conversational_drafts_address_the_reader(content_type: str, audience: str) -> None:
+    disclaimer = get_profile("us").disclaimer
+    for seed in SEEDS:
+        draft = write(
+            content_type, seed=seed, audience=audience, tone="conversational", disclaimer=disclaimer
+        )
+        assert re.search(r"\byou", draft.paragraphs[0], re.IGNORECASE), draft.paragraphs[0]
+        assert_publishable(draft, content_type, "us", full_view())
+
+
+def test_openers_and_glosses_carry_no_figure() -> None:
+    sentences = [opener for openers in voice.OPENERS.values() for opener in openers]
+    sentences += [text for gloss in voice.GLOSSES for text in (gloss.plain, gloss.friendly)]
+    assert set(voice.OPENERS) == set(REQUESTS)
+    for sentence in sentences:
+        assert not re.search(r"\d", sentence.replace("52-week", "")), sentence
+
+
+@pytest.mark.parametrize("tone", TONES)
+@pytest.mark.parametrize("audience", AUDIENCES)
+@pytest.mark.parametrize("content_type", list(REQUESTS))
+def test_each_voice_gives_the_same_text_for_the_same_seed(
+    content_type: str, audience: str, tone: str
+) -> None:
+    first = write(content_type, seed=5, audience=audience, tone=tone)
+    assert write(content_type, seed=5, audience=audience, tone=tone) == first
+    # The neutral voice has no contraction or "you" to drop, so formal may read the same.
+    if audience != AUDIENCES[0] or tone == "conversational":
+        assert first.plain_text != write(content_type, seed=5).plain_text
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"audience": "institutional"},
+            "unknown audience 'institutional'; known audiences: retail, professional",
+        ),
+        ({"tone": "hype"}, "unknown tone 'hype'; known tones: neutral, formal, conversational"),
+        ({"audience": ""}, "known audiences: retail, professional"),
+    ],
+)
+@pytest.mark.parametrize("content_type", list(REQUESTS))
+def test_an_unknown_audience_or_tone_is_a_writer_error(
+    content_type: str, fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(WriterError, match=re.escape(message)):
+        write(content_type, **fields)
+
+
 # ---------------------------------------------------------------- the module-level market update
 
 
@@ -426,7 +627,7 @@ def test_a_market_update_copies_its_figures_from_the_snapshot() -> None:
     assert "25 November 2026" in draft.title
     assert text.endswith(DISCLAIMER)
     assert draft.data["snapshot_id"] == snapshot.id
-    assert draft.data["template_version"] == "market_update/1"
+    assert draft.data["template_version"] == "market_update/2"
     # The same request gives the same text.
     assert market_update(snapshot, ["^GSPC", "^NSEI"], DISCLAIMER, seed=1) == draft
 

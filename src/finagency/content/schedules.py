@@ -193,6 +193,10 @@ def _schedulable_types() -> list[str]:
 
 def check_request(spec: service.RequestSpec, known_symbols: set[str]) -> None:
     """What `service.create_request` refuses, refused alike, for the API and the beat."""
+    try:
+        service.check_voice(spec.audience, spec.tone)
+    except FinagencyError as error:
+        raise invalid(error.message) from None
     if spec.type not in service.CONTENT_TYPES:
         raise invalid(
             f"Unknown content type {spec.type!r}; known: {', '.join(service.CONTENT_TYPES)}."

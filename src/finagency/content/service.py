@@ -17,6 +17,7 @@ from finagency.content.generation import generate as generate
 from finagency.content.metrics import REQUESTS
 from finagency.content.models import Content, ContentRequest, FindingRecord, Revision
 from finagency.content.renderings import CHANNEL_TYPES, Draft, render
+from finagency.content.writers import AUDIENCES, TONES
 from finagency.errors import Conflict, FinagencyError, NotFound
 from finagency.market.models import Instrument
 from finagency.settings import Settings
@@ -47,6 +48,14 @@ class RequestSpec:
     chart: bool = False
 
 
+def check_voice(audience: str, tone: str) -> None:
+    """The audience and tone the writers know; anything else is a 422 naming them."""
+    if audience not in AUDIENCES:
+        raise FinagencyError(f"Unknown audience {audience!r}; known: {', '.join(AUDIENCES)}.", 422)
+    if tone not in TONES:
+        raise FinagencyError(f"Unknown tone {tone!r}; known: {', '.join(TONES)}.", 422)
+
+
 async def create_request(
     session: AsyncSession,
     settings: Settings,
@@ -66,6 +75,7 @@ async def create_request(
         raise FinagencyError(
             f"Unknown content type {spec.type!r}; known: {', '.join(CONTENT_TYPES)}.", 422
         )
+    check_voice(spec.audience, spec.tone)
     if spec.type in FROM_IDEA and spec.idea_id is None:
         raise FinagencyError(f"A {spec.type} is written from a research idea: give idea_id.", 422)
     if spec.type in FROM_TOPIC and not (spec.topic or "").strip():

@@ -14,6 +14,10 @@ from typing import Any, Protocol
 from finagency.compliance.findings import SnapshotView
 from finagency.content.renderings import Draft
 
+# What a brief may ask of a writer's voice; the first of each is the default.
+AUDIENCES = ("retail", "professional")
+TONES = ("neutral", "formal", "conversational")
+
 
 class WriterError(Exception):
     """A writer could not produce a usable draft; the request fails with this message."""

@@ -5,7 +5,7 @@ back (prices with two decimals, Indian digit grouping for rupee amounts, changes
 two decimals). Fields flagged unverified, suspect or stale are never written: the instrument is
 reported as unavailable instead. Variation (verbs, order of phrases) is chosen by a seeded hash,
 so the same request always gives the same text. Each content type has its own versioned
-template in `templates/`.
+template in `templates/`; the brief's audience and tone shape them all through `templates/voice.py`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from finagency.content.writers.templates import (
     sector_report,
 )
 from finagency.content.writers.templates import market_update as _market_update
+from finagency.content.writers.templates import voice as voices
 from finagency.content.writers.templates.common import (
     SIMULATED_MARK,
     UNUSABLE,
@@ -68,5 +69,6 @@ class TemplateWriter:
         if brief.type not in TEMPLATES:
             known = ", ".join(TEMPLATES)
             raise WriterError(f"the template writer cannot write {brief.type!r}; known: {known}")
+        voices.of(brief)  # an unknown audience or tone fails before any type's own checks
         version, write = TEMPLATES[brief.type]
         return Written(draft=write(brief), provenance=provenance(brief.snapshot, version))

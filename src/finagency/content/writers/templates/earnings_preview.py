@@ -1,12 +1,14 @@
 """earnings_preview: where a company's stock stands going into its results, and what investors
 typically look at in results, in general words. No forecast and no figure the snapshot lacks:
-no estimate, no expected move, no results date."""
+no estimate, no expected move, no results date. A professional reader is spared the list of
+what results are read for."""
 
 from __future__ import annotations
 
 from finagency.content.renderings import Draft
 from finagency.content.writers import Brief, WriterError
 from finagency.content.writers.templates import news, phrases
+from finagency.content.writers.templates import voice as voices
 from finagency.content.writers.templates.common import (
     assemble,
     day_text,
@@ -18,7 +20,7 @@ from finagency.content.writers.templates.common import (
     trading_day,
 )
 
-TEMPLATE_VERSION = "earnings_preview/1"
+TEMPLATE_VERSION = "earnings_preview/2"
 _WATCH = (
     "revenue and how it grew against the same quarter a year earlier",
     "profit margins, and whether costs grew faster than sales",
@@ -31,6 +33,7 @@ _WATCH_LEADS = (
     "What usually draws attention in results: {}.",
     "Results are commonly read for the following: {}.",
 )
+_FORMAL_WATCH_LEADS = (_WATCH_LEADS[0], _WATCH_LEADS[2])  # complete sentences
 _CAVEAT = (
     "This preview makes no forecast of the results or of the share price; shares can move "
     "sharply in either direction when results are published.",
@@ -59,23 +62,23 @@ def _watch_list(seed: int) -> str:
 
 
 def write(brief: Brief) -> Draft:
-    snapshot, seed = brief.snapshot, brief.seed
+    snapshot, seed, voice = brief.snapshot, brief.seed, voices.of(brief)
     symbol = _company(brief)
     entry = snapshot.instruments[symbol]
     name = name_of(symbol, entry)
     day = trading_day(entry)
-    standing = phrases.move(symbol, entry, seed)
+    standing = phrases.move(symbol, entry, seed, voice)
     if day is not None and phrases.usable_quote(entry):
-        standing = f"{pick(('Going into its results', 'Ahead of its results'), seed)}, as of "
-        standing += f"{day_text(day)}: {phrases.move(symbol, entry, seed)}"
-    paragraphs = [standing]
-    context = phrases.range_context(symbol, entry, seed)
-    if context:
-        paragraphs.append(context)
+        lead = pick(("Going into its results", "Ahead of its results"), seed)
+        standing = f"{lead}, as of {day_text(day)}: {standing}"
+    paragraphs = [standing, phrases.range_context(symbol, entry, seed, voice) or ""]
     if brief.idea is not None and brief.idea.headlines:
         paragraphs.append(news.news(brief.idea, snapshot, seed, [name], most=1).text)
-    paragraphs.append(pick(_WATCH_LEADS, seed, "watch").format(_watch_list(seed)))
-    paragraphs.append(pick(_CAVEAT, seed, "caveat"))
+    if not voice.professional:
+        leads = _FORMAL_WATCH_LEADS if voice.formal else _WATCH_LEADS
+        paragraphs.append(pick(leads, seed, "watch").format(_watch_list(seed)))
+    paragraphs.append(voices.choose(voice, _CAVEAT, seed, "caveat"))
+    paragraphs = voices.shaped(voice, "earnings_preview", paragraphs, seed)
     title = pick(("Earnings preview: {}", "{} ahead of its results"), seed, "title").format(name)
     return assemble(
         brief,

@@ -9,10 +9,11 @@ from functools import cache
 from finagency.content.renderings import Draft
 from finagency.content.writers import Brief, WriterError
 from finagency.content.writers.templates import examples
-from finagency.content.writers.templates.common import assemble, pick, present
+from finagency.content.writers.templates import voice as voices
+from finagency.content.writers.templates.common import assemble, present
 from finagency.content.writers.templates.explainers import LIBRARY, Explainer
 
-TEMPLATE_VERSION = "educational/1"
+TEMPLATE_VERSION = "educational/2"
 NO_EXAMPLE = (
     "A worked example needs verified figures, and none of the requested instruments has the "
     "ones this topic uses in the current snapshot."
@@ -57,11 +58,11 @@ def write(brief: Brief) -> Draft:
     if not brief.topic or not brief.topic.strip():
         raise WriterError("an educational piece needs a topic; none was given")
     explainer = match(brief.topic)
-    snapshot, seed = brief.snapshot, brief.seed
+    snapshot, seed, voice = brief.snapshot, brief.seed, voices.of(brief)
     asked = list(brief.symbols) or list(brief.idea.symbols if brief.idea else ())
     symbols = present(snapshot, asked) if asked else list(snapshot.instruments)
     candidates = [(symbol, snapshot.instruments[symbol]) for symbol in symbols]
-    example = examples.BUILDERS[explainer.key](candidates, seed)
+    example = examples.BUILDERS[explainer.key](candidates, seed, voice)
     used = example[1] if example else []
     currency = snapshot.instruments[used[0]].get("currency") if used else None
     kind = _kind(brief.topic, currency)
@@ -69,12 +70,16 @@ def write(brief: Brief) -> Draft:
     def fill(text: str) -> str:
         return text.replace("{Kind}", kind.capitalize()).replace("{kind}", kind)
 
-    paragraphs = [fill(pick(explainer.intros, seed, "intro")), *map(fill, explainer.body)]
-    paragraphs.append(example[0] if example else NO_EXAMPLE)
+    intro = fill(voices.choose(voice, explainer.intros, seed, "intro"))
+    body = [fill(paragraph) for paragraph in explainer.body]
+    worked = example[0] if example else NO_EXAMPLE
+    # A professional reader gets the figures straight after the definition.
+    ordered = [intro, worked, *body] if voice.professional else [intro, *body, worked]
+    paragraphs = voices.shaped(voice, "educational", ordered, seed, explainer.explains)
     return assemble(
         brief,
         TEMPLATE_VERSION,
-        fill(pick(explainer.titles, seed, "title")),
+        fill(voices.choose(voice, explainer.titles, seed, "title")),
         paragraphs,
         used,
         explainer=explainer.key,

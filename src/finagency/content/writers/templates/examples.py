@@ -24,20 +24,21 @@ from finagency.content.writers.templates.common import (
     usable,
     value,
 )
+from finagency.content.writers.templates.voice import Voice, verbs
 
 Candidate = tuple[str, dict[str, Any]]
 Example = tuple[str, list[str]]
 INDEX_CLASSES = ("index", "stock_index")
 
 
-def _take(symbol: str, entry: dict[str, Any], seed: int) -> str:
+def _take(symbol: str, entry: dict[str, Any], seed: int, voice: Voice) -> str:
+    """The example's opening; a formal one states it instead of addressing the reader."""
     day = trading_day(entry)
     name = name_of(symbol, entry)
-    if day is None:
-        return pick(("Take {}.", "For an example, take {}."), seed).format(name)
-    return pick(("Take {} on {}.", "For an example, take {} on {}."), seed).format(
-        name, day_text(day)
-    )
+    when = f" on {day_text(day)}" if day else ""
+    if voice.formal:
+        return f"{name}{when} serves as an example."
+    return pick(("Take {}{}.", "For an example, take {}{}."), seed).format(name, when)
 
 
 def _points(entry: dict[str, Any], amount: float) -> str:
@@ -47,7 +48,7 @@ def _points(entry: dict[str, Any], amount: float) -> str:
     return money(entry, abs(amount))
 
 
-def daily_change(candidates: list[Candidate], seed: int) -> Example | None:
+def daily_change(candidates: list[Candidate], seed: int, voice: Voice) -> Example | None:
     for symbol, entry in candidates:
         if not usable(entry, "last", "previous_close", "change", "change_pct"):
             continue
@@ -61,22 +62,23 @@ def daily_change(candidates: list[Candidate], seed: int) -> Example | None:
             pct = percent(value(entry, "change_pct"))
             result = f"That is a {noun} of {size}, or {pct} of the previous close."
         text = (
-            f"{_take(symbol, entry, seed)} The previous close was {previous} and the latest "
+            f"{_take(symbol, entry, seed, voice)} The previous close was {previous} and the latest "
             f"price {last}. {result}"
         )
         return text, [symbol]
     return None
 
 
-def week52_range(candidates: list[Candidate], seed: int) -> Example | None:
+def week52_range(candidates: list[Candidate], seed: int, voice: Voice) -> Example | None:
     for symbol, entry in candidates:
         if not usable(entry, *phrases.RANGE_FIELDS) or value(entry, "week52_low") <= 0:
             continue
         low, high = field_amount(entry, "week52_low"), field_amount(entry, "week52_high")
         from_high = phrases.distance(entry, "week52_high", "high")
         from_low = phrases.distance(entry, "week52_low", "low")
+        take = _take(symbol, entry, seed, voice)
         text = (
-            f"{_take(symbol, entry, seed)} Its 52-week range ran from {low} to {high}, and at "
+            f"{take} Its 52-week range ran from {low} to {high}, and at "
             f"{field_amount(entry, 'last')} it was {from_high} and {from_low}, "
             f"{phrases.place_in_range(entry)}."
         )
@@ -84,20 +86,24 @@ def week52_range(candidates: list[Candidate], seed: int) -> Example | None:
     return None
 
 
-def market_indices(candidates: list[Candidate], seed: int) -> Example | None:
+def market_indices(candidates: list[Candidate], seed: int, voice: Voice) -> Example | None:
     indices = [c for c in candidates if c[1].get("asset_class") in INDEX_CLASSES]
     for symbol, entry in indices + [c for c in candidates if c not in indices]:
         if usable(entry, *phrases.QUOTE_FIELDS):
-            return f"{_take(symbol, entry, seed)} {phrases.move(symbol, entry, seed)}", [symbol]
+            return (
+                f"{_take(symbol, entry, seed, voice)} {phrases.move(symbol, entry, seed, voice)}",
+                [symbol],
+            )
     return None
 
 
-def volatility(candidates: list[Candidate], seed: int) -> Example | None:
+def volatility(candidates: list[Candidate], seed: int, voice: Voice) -> Example | None:
     for symbol, entry in candidates:
         if not usable(entry, "last", "previous_close", "day_high", "day_low"):
             continue
         text = (
-            f"{_take(symbol, entry, seed)} It traded between {field_amount(entry, 'day_low')} "
+            f"{_take(symbol, entry, seed, voice)} It traded between "
+            f"{field_amount(entry, 'day_low')} "
             f"and {field_amount(entry, 'day_high')} in the session, against a previous close "
             f"of {field_amount(entry, 'previous_close')}, and the latest price was "
             f"{field_amount(entry, 'last')}. How wide the gap between the day's high and low "
@@ -107,16 +113,16 @@ def volatility(candidates: list[Candidate], seed: int) -> Example | None:
     return None
 
 
-def _verb_move(symbol: str, entry: dict[str, Any], seed: int) -> str:
+def _verb_move(symbol: str, entry: dict[str, Any], seed: int, voice: Voice) -> str:
     way = phrases.direction(entry)
     name = name_of(symbol, entry)
+    verb = pick(verbs(voice, way), seed, symbol)
     if way == 0:
-        return f"{name} {pick(phrases.FLAT_VERBS, seed, symbol)}"
-    verb = pick(phrases.UP_VERBS if way > 0 else phrases.DOWN_VERBS, seed, symbol)
+        return f"{name} {verb}"
     return f"{name} {verb} {percent(value(entry, 'change_pct'))}"
 
 
-def diversification(candidates: list[Candidate], seed: int) -> Example | None:
+def diversification(candidates: list[Candidate], seed: int, voice: Voice) -> Example | None:
     quoted = [c for c in candidates if usable(c[1], *phrases.QUOTE_FIELDS)]
     if not quoted:
         return None
@@ -126,12 +132,13 @@ def diversification(candidates: list[Candidate], seed: int) -> Example | None:
     if not rest:
         name = name_of(first, entry)
         text = (
-            f"{when}{_verb_move(first, entry, seed)}; a portfolio made up only of {name} "
+            f"{when}{_verb_move(first, entry, seed, voice)}; a portfolio made up only of {name} "
             "carried all of that move."
         )
         return text, [first]
     second, other = rest[0]
-    both = f"{when}{_verb_move(first, entry, seed)} while {_verb_move(second, other, seed)}."
+    moves = _verb_move(first, entry, seed, voice), _verb_move(second, other, seed, voice)
+    both = f"{when}{moves[0]} while {moves[1]}."
     if phrases.direction(entry) * phrases.direction(other) < 0:
         tail = "A portfolio holding both saw the two moves partly offset each other."
     else:
@@ -139,7 +146,7 @@ def diversification(candidates: list[Candidate], seed: int) -> Example | None:
     return f"{both} {tail}", [first, second]
 
 
-def cost_averaging(candidates: list[Candidate], seed: int) -> Example | None:
+def cost_averaging(candidates: list[Candidate], seed: int, voice: Voice) -> Example | None:
     for symbol, entry in candidates:
         if not usable(entry, *phrases.QUOTE_FIELDS):
             continue
@@ -162,25 +169,25 @@ def cost_averaging(candidates: list[Candidate], seed: int) -> Example | None:
     return None
 
 
-def reading_update(candidates: list[Candidate], seed: int) -> Example | None:
+def reading_update(candidates: list[Candidate], seed: int, voice: Voice) -> Example | None:
     for symbol, entry in candidates:
         if not usable(entry, *phrases.QUOTE_FIELDS) or phrases.direction(entry) == 0:
             continue
         name = name_of(symbol, entry)
-        verb = pick(phrases.UP_VERBS if phrases.direction(entry) > 0 else phrases.DOWN_VERBS, seed)
+        verb = pick(verbs(voice, phrases.direction(entry)), seed)
         last, previous = field_amount(entry, "last"), field_amount(entry, "previous_close")
         line = f"{name} {verb} {percent(value(entry, 'change_pct'))} to {last}, from a previous "
         line += f"close of {previous}."
         what = "share price" if is_equity(entry) else "level"
         text = (
-            f"{_take(symbol, entry, seed)} A line such as “{line}” gives the change in per cent "
-            f"first, then the latest {what}, then the close it is compared with."
+            f"{_take(symbol, entry, seed, voice)} A line such as “{line}” gives the change in "
+            f"per cent first, then the latest {what}, then the close it is compared with."
         )
         return text, [symbol]
     return None
 
 
-BUILDERS: dict[str, Callable[[list[Candidate], int], Example | None]] = {
+BUILDERS: dict[str, Callable[[list[Candidate], int, Voice], Example | None]] = {
     "daily_change": daily_change,
     "week52_range": week52_range,
     "market_indices": market_indices,

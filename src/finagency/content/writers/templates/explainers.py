@@ -18,6 +18,7 @@ class Explainer:
     titles: tuple[str, ...]
     intros: tuple[str, ...]
     body: tuple[str, ...]
+    explains: tuple[str, ...] = ()  # the voice's gloss keys this explainer makes redundant
 
 
 DAILY_CHANGE = Explainer(
@@ -37,6 +38,7 @@ DAILY_CHANGE = Explainer(
         "levels; the change in points or currency shows the size of the move on the "
         "instrument's own scale.",
     ),
+    explains=("previous_close",),
 )
 WEEK52 = Explainer(
     key="week52_range",
@@ -48,12 +50,13 @@ WEEK52 = Explainer(
         "Next to a price you will often see its 52-week high and low.",
     ),
     body=(
-        "It puts the latest price in context: near the top of the range after a long advance, "
-        "near the bottom after a long slide. On its own it says nothing about where the price "
-        "goes next.",
+        "The range puts the latest price in context: near the top of the range after a long "
+        "advance, near the bottom after a long slide. On its own it says nothing about where the "
+        "price goes next.",
         "Data providers measure the range from closing or from intraday prices, so two sources "
         "can show slightly different extremes for the same instrument.",
     ),
+    explains=("week52",),
 )
 INDICES = Explainer(
     key="market_indices",
@@ -148,6 +151,7 @@ READING_UPDATE = Explainer(
         "so instead of showing a number, and figures from a simulated feed are marked as such.",
         "An update describes what happened; it is not a forecast or a recommendation.",
     ),
+    explains=("previous_close",),
 )
 # In order of preference when a topic matches several equally well.
 LIBRARY = (

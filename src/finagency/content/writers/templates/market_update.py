@@ -1,4 +1,5 @@
-"""market_update: one line per instrument, dated by the trading day of the first."""
+"""market_update: one line per instrument, dated by the trading day of the first; a retail reader
+also gets the terms glossed, a conversational one an opener."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from finagency.compliance.findings import SnapshotView
 from finagency.content.renderings import Draft
 from finagency.content.writers import Brief
 from finagency.content.writers.templates import phrases
+from finagency.content.writers.templates import voice as voices
 from finagency.content.writers.templates.common import (
     SIMULATED_MARK,
     SIMULATED_NOTE,
@@ -17,11 +19,15 @@ from finagency.content.writers.templates.common import (
     trading_day,
 )
 
-TEMPLATE_VERSION = "market_update/1"
+TEMPLATE_VERSION = "market_update/2"
 
 
 def market_update(
-    snapshot: SnapshotView, symbols: list[str], disclaimer: str, seed: int = 0
+    snapshot: SnapshotView,
+    symbols: list[str],
+    disclaimer: str,
+    seed: int = 0,
+    voice: voices.Voice = voices.DEFAULT,
 ) -> Draft:
     """A short market update over `symbols` (those the snapshot has)."""
     found = present(snapshot, symbols)
@@ -31,7 +37,8 @@ def market_update(
     simulated = is_simulated(entries.values())
     if simulated:
         title = f"{SIMULATED_MARK} {title}"
-    paragraphs = [" ".join(phrases.move(symbol, entries[symbol], seed) for symbol in found)]
+    moves = " ".join(phrases.move(symbol, entries[symbol], seed, voice) for symbol in found)
+    paragraphs = voices.shaped(voice, "market_update", [moves], seed)
     if simulated:
         paragraphs.append(SIMULATED_NOTE)
     return Draft(
@@ -49,4 +56,4 @@ def market_update(
 
 def write(brief: Brief) -> Draft:
     symbols = list(brief.symbols) or list(brief.idea.symbols if brief.idea else ())
-    return market_update(brief.snapshot, symbols, brief.disclaimer, brief.seed)
+    return market_update(brief.snapshot, symbols, brief.disclaimer, brief.seed, voices.of(brief))

@@ -1,11 +1,13 @@
 """news_analysis: the news, attributed; how the idea's symbols moved; where they stand in
-their 52-week range. No claim that the news caused the move: the snapshot cannot show it."""
+their 52-week range (for a professional reader, the moves first). No claim that the news
+caused the move: the snapshot cannot show it."""
 
 from __future__ import annotations
 
 from finagency.content.renderings import Draft
 from finagency.content.writers import Brief
 from finagency.content.writers.templates import news, phrases
+from finagency.content.writers.templates import voice as voices
 from finagency.content.writers.templates.common import (
     assemble,
     day_text,
@@ -17,7 +19,7 @@ from finagency.content.writers.templates.common import (
     trading_day,
 )
 
-TEMPLATE_VERSION = "news_analysis/1"
+TEMPLATE_VERSION = "news_analysis/2"
 MAX_SYMBOLS = 4  # beyond a handful the piece stops being about one story
 _CAVEAT = (
     "A single session's move has many causes, and these figures do not show that this news "
@@ -31,21 +33,20 @@ _CAVEAT = (
 
 def write(brief: Brief) -> Draft:
     idea = news.require_idea(brief.idea, "news_analysis")
-    snapshot, seed = brief.snapshot, brief.seed
+    snapshot, seed, voice = brief.snapshot, brief.seed, voices.of(brief)
     found = present(snapshot, brief.symbols, idea.symbols)[:MAX_SYMBOLS]
     entries = {symbol: snapshot.instruments[symbol] for symbol in found}
     names = [name_of(symbol, entries[symbol]) for symbol in found]
     story = news.news(idea, snapshot, seed, names)
-    moves = " ".join(phrases.move(symbol, entries[symbol], seed) for symbol in found)
+    moves = " ".join(phrases.move(symbol, entries[symbol], seed, voice) for symbol in found)
     context = [
         sentence
         for symbol in found
-        if (sentence := phrases.range_context(symbol, entries[symbol], seed)) is not None
+        if (sentence := phrases.range_context(symbol, entries[symbol], seed, voice)) is not None
     ]
-    paragraphs = [story.text, moves]
-    if context:
-        paragraphs.append(" ".join(context))
-    paragraphs.append(pick(_CAVEAT, seed, "caveat"))
+    paragraphs = [moves, story.text] if voice.professional else [story.text, moves]
+    paragraphs += [" ".join(context), voices.choose(voice, _CAVEAT, seed, "caveat")]
+    paragraphs = voices.shaped(voice, "news_analysis", paragraphs, seed)
     day = trading_day(entries[found[0]])
     title = pick(("News analysis: {}", "In the news: {}", "{}: the news and the numbers"), seed)
     title = title.format(joined([*names[:2], "others"] if len(names) > 2 else names))

@@ -16,12 +16,10 @@ from finagency.content.writers.templates.common import (
     usable,
     value,
 )
+from finagency.content.writers.templates.voice import DEFAULT, Voice, verbs
 
 QUOTE_FIELDS = ("last", "change_pct", "previous_close")
 RANGE_FIELDS = ("last", "week52_high", "week52_low")
-UP_VERBS = ("rose", "gained", "advanced")
-DOWN_VERBS = ("fell", "slipped", "declined")
-FLAT_VERBS = ("was unchanged", "held steady")
 
 
 def no_quote(symbol: str, entry: dict[str, Any]) -> str:
@@ -40,18 +38,20 @@ def direction(entry: dict[str, Any]) -> int:
     return (rounded > 0) - (rounded < 0)
 
 
-def move(symbol: str, entry: dict[str, Any], seed: int) -> str:
+def move(symbol: str, entry: dict[str, Any], seed: int, voice: Voice = DEFAULT) -> str:
     """How the instrument moved: last, change in per cent and previous close, in one of a few
-    phrasings."""
+    phrasings (for a professional reader, the tersest)."""
     if not usable(entry, *QUOTE_FIELDS):
         return no_quote(symbol, entry)
     name = name_of(symbol, entry)
     last, previous = field_amount(entry, "last"), field_amount(entry, "previous_close")
     change = value(entry, "change_pct")
     way = direction(entry)
+    verb = pick(verbs(voice, way), seed, symbol)
     if way == 0:
-        return f"{name} {pick(FLAT_VERBS, seed, symbol)} at {last}."
-    verb = pick(UP_VERBS if way > 0 else DOWN_VERBS, seed, symbol)
+        return f"{name} {verb} at {last}."
+    if voice.professional:
+        return f"{name} {verb} {percent(change)} to {last} (previous close {previous})."
     word = "up" if way > 0 else "down"
     phrasings = (
         f"{name} {verb} {percent(change)} to {last}, from a previous close of {previous}.",
@@ -61,15 +61,15 @@ def move(symbol: str, entry: dict[str, Any], seed: int) -> str:
     return pick(phrasings, seed, symbol, "move")
 
 
-def short_move(symbol: str, entry: dict[str, Any], seed: int) -> str:
+def short_move(symbol: str, entry: dict[str, Any], seed: int, voice: Voice = DEFAULT) -> str:
     """The move without the previous close, for posts that must stay short."""
     if not usable(entry, *QUOTE_FIELDS):
         return no_quote(symbol, entry)
     name, last = name_of(symbol, entry), field_amount(entry, "last")
     way = direction(entry)
+    verb = pick(verbs(voice, way), seed, symbol)
     if way == 0:
-        return f"{name} {pick(FLAT_VERBS, seed, symbol)} at {last}."
-    verb = pick(UP_VERBS if way > 0 else DOWN_VERBS, seed, symbol)
+        return f"{name} {verb} at {last}."
     return f"{name} {verb} {percent(value(entry, 'change_pct'))} to {last}."
 
 
@@ -98,9 +98,11 @@ def place_in_range(entry: dict[str, Any]) -> str:
     return "in the middle of its 52-week range"
 
 
-def range_context(symbol: str, entry: dict[str, Any], seed: int) -> str | None:
-    """Where the price sits within its 52-week range, or None when those fields may not be
-    written."""
+def range_context(
+    symbol: str, entry: dict[str, Any], seed: int, voice: Voice = DEFAULT
+) -> str | None:
+    """Where the price sits within its 52-week range (for a professional reader, the tersest
+    phrasing), or None when those fields may not be written."""
     if not usable(entry, *RANGE_FIELDS) or value(entry, "week52_high") <= 0:
         return None
     name, last = name_of(symbol, entry), field_amount(entry, "last")
@@ -109,6 +111,8 @@ def range_context(symbol: str, entry: dict[str, Any], seed: int) -> str | None:
     where = place_in_range(entry)
     if from_low is None:
         return f"At {last}, {name} is {from_high}."
+    if voice.professional:
+        return f"At {last}, {name} is {from_high} and {from_low}."
     phrasings = (
         f"At {last}, {name} is {from_high} and {from_low}.",
         f"{name} sits {where}: {from_high} and {from_low}.",

@@ -1,5 +1,6 @@
 """sector_report: several instruments of a sector: breadth (counts in words), the biggest mover
-up and down with their figures, then a line for each of the others."""
+up and down with their figures, then a line for each of the others. A professional reader gets
+the movers first and the breadth after them."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import Any
 from finagency.content.renderings import Draft
 from finagency.content.writers import Brief, WriterError
 from finagency.content.writers.templates import news, phrases
+from finagency.content.writers.templates import voice as voices
 from finagency.content.writers.templates.common import (
     MAX_COUNTED,
     assemble,
     day_text,
+    name_of,
     number_word,
     pick,
     present,
@@ -21,7 +24,7 @@ from finagency.content.writers.templates.common import (
     value,
 )
 
-TEMPLATE_VERSION = "sector_report/1"
+TEMPLATE_VERSION = "sector_report/2"
 MAX_LISTED = 8  # the others get a line each up to this many; the JSON channels carry them all
 # A topic goes into the title only when it reads as a sector's name.
 _SECTOR_NAME = re.compile(r"[A-Za-z][A-Za-z &,'-]{1,48}")
@@ -42,13 +45,17 @@ def _breadth(up: int, down: int, flat: int, missing: int, total: int) -> str:
     return f"Of the {number_word(total)} instruments covered, {listed}."
 
 
-def _leader(symbol: str, entry: dict[str, Any], seed: int, up: bool) -> str:
+def _leader(symbol: str, entry: dict[str, Any], seed: int, up: bool, voice: voices.Voice) -> str:
+    move = phrases.move(symbol, entry, seed, voice)
+    if voice.formal:  # two complete sentences rather than a label and a colon
+        role = "gain" if up else "fall"
+        return f"The largest {role} in the group came from {name_of(symbol, entry)}. {move}"
     roles = (
         ("The biggest gain", "The strongest move up")
         if up
         else ("The biggest fall", "The weakest move")
     )
-    return f"{pick(roles, seed, 'leader', up)}: {phrases.move(symbol, entry, seed)}"
+    return f"{pick(roles, seed, 'leader', up)}: {move}"
 
 
 def _title(brief: Brief, day: str | None) -> str:
@@ -59,7 +66,7 @@ def _title(brief: Brief, day: str | None) -> str:
 
 
 def write(brief: Brief) -> Draft:
-    snapshot, seed = brief.snapshot, brief.seed
+    snapshot, seed, voice = brief.snapshot, brief.seed, voices.of(brief)
     idea_symbols = brief.idea.symbols if brief.idea else ()
     found = present(snapshot, brief.symbols, idea_symbols)[:MAX_COUNTED]
     if len(found) < 2:
@@ -75,14 +82,17 @@ def write(brief: Brief) -> Draft:
         (s for s in quoted if moves[s] < 0), key=lambda s: value(entries[s], "change_pct")
     )
     flat = len(quoted) - len(up) - len(down)
-    paragraphs = [_breadth(len(up), len(down), flat, len(found) - len(quoted), len(found))]
-    leaders = [_leader(up[0], entries[up[0]], seed, True)] if up else []
-    leaders += [_leader(down[0], entries[down[0]], seed, False)] if down else []
-    if leaders:
-        paragraphs.append(" ".join(leaders))
+    breadth = _breadth(len(up), len(down), flat, len(found) - len(quoted), len(found))
+    leaders = [_leader(up[0], entries[up[0]], seed, True, voice)] if up else []
+    leaders += [_leader(down[0], entries[down[0]], seed, False, voice)] if down else []
     others = [s for s in found if s not in (up[:1] + down[:1])]
-    if others and len(others) <= MAX_LISTED:
-        paragraphs.append(" ".join(phrases.move(s, entries[s], seed) for s in others))
+    listed = others if len(others) <= MAX_LISTED else []
+    figures = [
+        " ".join(leaders),
+        " ".join(phrases.move(s, entries[s], seed, voice) for s in listed),
+    ]
+    paragraphs = [*figures, breadth] if voice.professional else [breadth, *figures]
+    paragraphs = voices.shaped(voice, "sector_report", paragraphs, seed)
     day = trading_day(entries[found[0]])
     return assemble(
         brief,
