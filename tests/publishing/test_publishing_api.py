@@ -460,3 +460,45 @@ async def test_a_published_post_is_retracted_or_corrected(
         f"{url}/retract", json={"reason": "Again."}, headers=people["editor"]
     )
     assert twice.status_code == 409
+
+
+async def test_verify_asks_the_platform_and_records_the_answer(
+    live_app: FastAPI, live_client: httpx.AsyncClient
+) -> None:
+    people = await _people(live_app)
+    desk = await _channel(live_client, people, type="file", name="verified")
+    verified = await live_client.post(
+        f"/api/v1/channels/{desk['id']}/verify", headers=people["admin"]
+    )
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["ok"] is True
+    assert verified.json()["identity"].endswith("outbox/verified.jsonl")
+    shown = (
+        await live_client.get(f"/api/v1/channels/{desk['id']}", headers=people["viewer"])
+    ).json()
+    assert shown["verified_at"]
+    assert shown["verified_identity"] == verified.json()["identity"]
+
+    gone = await _channel(
+        live_client,
+        people,
+        type="webhook",
+        name="gone",
+        config={"url": "http://127.0.0.1:9/hook"},  # the discard port: nobody answers
+        credentials={"secret": "a-long-enough-shared-secret"},
+    )
+    refused = await live_client.post(
+        f"/api/v1/channels/{gone['id']}/verify", headers=people["admin"]
+    )
+    assert refused.status_code == 200
+    assert refused.json()["ok"] is False
+    assert refused.json()["error"]
+    shown = (
+        await live_client.get(f"/api/v1/channels/{gone['id']}", headers=people["viewer"])
+    ).json()
+    assert shown["verified_at"] is None
+    assert shown["last_verify_error"] == refused.json()["error"]
+    editor = await live_client.post(
+        f"/api/v1/channels/{gone['id']}/verify", headers=people["editor"]
+    )
+    assert editor.status_code == 403
