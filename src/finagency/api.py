@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from finagency.accounts import router as accounts_router
+from finagency.analytics import router as analytics_router
 from finagency.compliance import router as compliance_router
 from finagency.content import router as content_router
 from finagency.content import schedules_router
@@ -14,6 +15,7 @@ from finagency.research import router as research_router
 # Each feature's router; the route x role test walks these to find every route's permission.
 FEATURE_ROUTERS: list[APIRouter] = [
     accounts_router.router,
+    analytics_router.router,
     compliance_router.router,
     # Before content: /content/schedules must not be taken for /content/{content_id}.
     schedules_router.router,

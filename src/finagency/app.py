@@ -27,6 +27,7 @@ from finagency.publishing.metrics import PublishingCollector, PublishingFigures
 from finagency.settings import Settings, get_settings
 from finagency.system import router as system_router
 from finagency.system.service import RedisRuntime
+from finagency.web import assets as web_assets
 from finagency.web import router as web_router
 
 log = structlog.get_logger(__name__)
@@ -112,6 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Images at /media/<name>, outside /api/v1 (nginx serves the same files when in front).
     app.include_router(media_router.public_router)
     app.include_router(web_router.router)
+    # The dashboard's CSS and JS (nginx serves the same folder when it is in front).
+    app.mount("/static", web_assets.static_files(), name="static")
 
     if settings.cors_origins:
         app.add_middleware(

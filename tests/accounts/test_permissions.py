@@ -63,6 +63,7 @@ EXPECTED: dict[tuple[str, str], Permission | None] = {
     ("GET", "/api/v1/audit/export"): Permission.read_audit,
     ("GET", "/api/v1/settings"): Permission.manage_settings,
     ("PATCH", "/api/v1/settings"): Permission.manage_settings,
+    ("GET", "/api/v1/analytics/summary"): Permission.read,
     ("GET", "/api/v1/compliance/settings"): Permission.read,
     ("PATCH", "/api/v1/compliance/settings"): Permission.manage_settings,
     ("GET", "/api/v1/compliance/settings/history"): Permission.read_audit,

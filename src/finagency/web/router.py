@@ -7,12 +7,10 @@ is protected by a double-submit token (a cookie that must match the hidden field
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
 from pydantic import TypeAdapter, ValidationError
 
 from finagency.accounts import sessions
@@ -30,24 +28,16 @@ from finagency.accounts.tokens import new_secret, same
 from finagency.db import SessionDep
 from finagency.errors import FinagencyError, Unauthorized
 from finagency.settings import Environment, Settings
+from finagency.web import pages
+from finagency.web.guard import signed_in
+from finagency.web.rendering import page
 
 router = APIRouter(include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 LOGIN_CSRF_COOKIE = "finagency_login_csrf"
-# No inline script or style anywhere: the pages work under this policy.
-CONTENT_SECURITY_POLICY = "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
 
 
 def _secure(settings: Settings) -> bool:
     return settings.env is not Environment.development
-
-
-def _page(request: Request, name: str, status_code: int = 200, **context: object) -> HTMLResponse:
-    response = templates.TemplateResponse(request, name, context, status_code=status_code)
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _login_form(
@@ -59,7 +49,7 @@ def _login_form(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     token = new_secret()
-    response = _page(request, "login.html", status_code, form_token=token, error=error, email=email)
+    response = page(request, "login.html", status_code, form_token=token, error=error, email=email)
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
         token,
@@ -134,26 +124,6 @@ async def login(
     return response
 
 
-async def _signed_in(request: Request, session: SessionDep) -> sessions.Principal | None:
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    try:
-        return await sessions.from_session_cookie(session, cookie)
-    except FinagencyError:
-        return None
-
-
-@router.get("/")
-async def home(request: Request, session: SessionDep) -> Response:
-    principal = await _signed_in(request, session)
-    if principal is None or principal.web_session is None:
-        return RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
-    return _page(
-        request, "home.html", user=principal.user, csrf_token=principal.web_session.csrf_token
-    )
-
-
 @router.post("/logout")
 async def logout(
     request: Request,
@@ -161,7 +131,7 @@ async def logout(
     store: StoreDep,
     csrf_token: Annotated[str, Form(max_length=128)] = "",
 ) -> Response:
-    principal = await _signed_in(request, session)
+    principal = await signed_in(request, session)
     response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
     if principal is None or principal.web_session is None:
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -172,3 +142,7 @@ async def logout(
     await sessions.logout(session, store, actor_of(request, principal), principal, None)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+# The pages after sign-in: overview, content and the rest of the navigation.
+router.include_router(pages.router)

@@ -1,0 +1,1 @@
+"""Business figures for the API and the dashboard, computed in SQL."""

@@ -1,0 +1,176 @@
+"""The dashboard's pages: Overview (with its self-refreshing figures) and Content, read-only.
+
+The other pages of DESIGN.md §8 are in the navigation already and say what they will hold; the
+next increments of issue 7 fill them in.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from finagency.accounts.dependencies import SettingsDep
+from finagency.accounts.permissions import Permission
+from finagency.analytics import service as analytics_service
+from finagency.content import service as content_service
+from finagency.db import SessionDep
+from finagency.errors import NotFound
+from finagency.web import drafts
+from finagency.web.guard import Visitor, admit
+from finagency.web.rendering import page
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+CONTENT_STATUSES = ("draft", "in_review", "approved", "rejected", "scheduled", "published")
+
+
+@router.get("/")
+async def overview(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    visitor = await admit(request, session, settings, Permission.read, "/")
+    if not isinstance(visitor, Visitor):
+        return visitor
+    summary = await analytics_service.summary(session)
+    ideas = await analytics_service.latest_ideas(session, 5)
+    return page(request, "overview.html", visitor=visitor, summary=summary, ideas=ideas)
+
+
+@router.get("/fragments/overview")
+async def overview_figures(
+    request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    """The figures area alone, which the overview polls for every 15 seconds."""
+    visitor = await admit(request, session, settings, Permission.read, "/")
+    if not isinstance(visitor, Visitor):
+        return visitor
+    summary = await analytics_service.summary(session)
+    return page(request, "_overview_figures.html", visitor=visitor, summary=summary)
+
+
+@router.get("/content")
+async def content_list(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    content_status: Annotated[str, Query(alias="status", max_length=16)] = "",
+    content_type: Annotated[str, Query(alias="type", max_length=32)] = "",
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
+) -> Response:
+    visitor = await admit(request, session, settings, Permission.read, "/content")
+    if not isinstance(visitor, Visitor):
+        return visitor
+    problems = []
+    if content_status and content_status not in CONTENT_STATUSES:
+        problems.append(f"Unknown status {content_status!r}.")
+    if content_type and content_type not in content_service.CONTENT_TYPES:
+        problems.append(f"Unknown content type {content_type!r}.")
+    rows = []
+    if not problems:
+        rows = await content_service.list_content(
+            session, content_status or None, content_type or None, limit, before_id
+        )
+    titles = await drafts.titles(session, rows)
+    filters = {k: v for k, v in (("status", content_status), ("type", content_type)) if v}
+    if limit != PAGE_SIZE:
+        filters["limit"] = str(limit)
+    newest = "/content" + (f"?{urlencode(filters)}" if filters else "")
+    older = None
+    if len(rows) == limit:
+        # Keyset pagination: the next page starts below the last id shown, filters kept.
+        older = "/content?" + urlencode({**filters, "before_id": rows[-1].id})
+    return page(
+        request,
+        "content_list.html",
+        status_code=422 if problems else 200,
+        visitor=visitor,
+        rows=rows,
+        titles=titles,
+        problems=problems,
+        statuses=CONTENT_STATUSES,
+        types=content_service.CONTENT_TYPES,
+        selected_status=content_status,
+        selected_type=content_type,
+        older=older,
+        newest=newest,
+        paged=before_id is not None,
+    )
+
+
+@router.get("/content/{content_id}")
+async def draft_view(
+    content_id: int, request: Request, session: SessionDep, settings: SettingsDep
+) -> Response:
+    visitor = await admit(request, session, settings, Permission.read, "/content")
+    if not isinstance(visitor, Visitor):
+        return visitor
+    try:
+        draft = await drafts.load(session, content_id)
+    except NotFound as error:
+        return page(request, "not_found.html", 404, visitor=visitor, message=error.message)
+    return page(
+        request,
+        "draft.html",
+        visitor=visitor,
+        draft=draft,
+        actions=drafts.actions_for(visitor),
+    )
+
+
+# Pages of later increments: in the navigation now, each says what it will hold.
+PLANNED = {
+    "/markets": (
+        Permission.read,
+        "Markets",
+        "The watchlist with last price, change and a sparkline, and a chart per instrument.",
+        "GET /api/v1/market/quotes, /api/v1/market/{symbol}/history",
+    ),
+    "/research": (
+        Permission.read,
+        "Research",
+        "Ideas by score and urgency, trending keywords, and drafting from an idea.",
+        "GET /api/v1/research/ideas, /api/v1/research/keywords",
+    ),
+    "/schedule": (
+        Permission.read,
+        "Schedule",
+        "A timeline per channel of scheduled, sent, failed and unknown publications.",
+        "GET /api/v1/publications",
+    ),
+    "/channels": (
+        Permission.manage_channels,
+        "Channels",
+        "Channels with their verification, rate-budget use and credential expiry.",
+        "GET /api/v1/channels",
+    ),
+    "/audit": (
+        Permission.read_audit,
+        "Audit log",
+        "Who did what, when and from where.",
+        "GET /api/v1/audit",
+    ),
+    "/users": (
+        Permission.manage_users,
+        "Users",
+        "People, their roles, second factors and lockouts.",
+        "GET /api/v1/users",
+    ),
+}
+
+
+def _planned_page(path: str) -> None:
+    permission, title, purpose, api = PLANNED[path]
+
+    async def planned(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+        visitor = await admit(request, session, settings, permission, path)
+        if not isinstance(visitor, Visitor):
+            return visitor
+        return page(request, "planned.html", visitor=visitor, title=title, purpose=purpose, api=api)
+
+    router.add_api_route(path, planned, methods=["GET"], name=f"page:{path}")
+
+
+for _path in PLANNED:
+    _planned_page(_path)
