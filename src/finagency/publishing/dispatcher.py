@@ -236,6 +236,12 @@ def _attempt_send(
         return Outcome("failed", error=error.message, status_code=error.status_code)
     try:
         adapter = adapter_for(settings, channel)
+    except (ChannelError, ValueError) as error:
+        # Nothing went out: credentials that no longer decrypt (the secret key changed) or a
+        # config the adapter refuses fail at once, like a 401, rather than look uncertain.
+        message = error.message if isinstance(error, ChannelError) else str(error)
+        return Outcome("failed", error=f"{channel.type} channel {channel.name}: {message}"[:1000])
+    try:
         try:
             sent = adapter.send(delivery_or_error)
         finally:
