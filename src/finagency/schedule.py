@@ -14,7 +14,7 @@ from celery.schedules import crontab, schedule
 
 
 def beat_schedule(
-    refresh_minutes: int = 5, dispatch_seconds: float = 1.0
+    refresh_minutes: int = 5, dispatch_seconds: float = 0.5
 ) -> dict[str, dict[str, Any]]:
     return {
         # Due publications go out within ~2 s of their time: every second, recover expired

@@ -156,8 +156,9 @@ class Settings(BaseSettings):
     # Backoff after a retryable error: base × 2^(attempt-1), at most max (Retry-After wins).
     publish_backoff_seconds: float = Field(default=30.0, gt=0, le=3600)
     publish_backoff_max_seconds: float = Field(default=3600.0, gt=0, le=86400)
-    # How often the dispatcher looks for due publications (a post goes out within ~2 s).
-    dispatch_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    # How often the dispatcher looks for due publications: at 0.5 s, publish lag p99 stays under
+    # 1 s (bench/publishing_dispatch.py measured 1.05 s at 1 s).
+    dispatch_interval_seconds: float = Field(default=0.5, gt=0, le=60)
     # Rate budgets per channel type, "type:N/h,N/d,Ns;…" (per hour, per day, minimum spacing);
     # a channel may override its own through the API.
     publish_limits: str = "linkedin:2/h,5/d;x:5/h,20/d;telegram:10/h,50/d"

@@ -300,3 +300,13 @@ def test_two_dispatchers_at_once_never_take_the_same_publication_or_overspend_a_
         )
     assert len(set(taken) & capped_ids) == 3, backend
     assert len(set(taken) - capped_ids) == 20
+
+
+def test_http_adapters_share_one_client_per_process(settings: Settings) -> None:
+    first = dispatcher.shared_client(settings)
+    assert dispatcher.shared_client(settings) is first
+    first.close()
+    # A closed client (a test, a shutdown) is replaced, never reused.
+    second = dispatcher.shared_client(settings)
+    assert second is not first
+    assert not second.is_closed
