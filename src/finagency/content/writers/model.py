@@ -16,8 +16,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -27,6 +25,7 @@ from finagency.content.metrics import MODEL_TOKENS
 from finagency.content.renderings import Draft
 from finagency.content.writers import Brief, WriterError, Written
 from finagency.content.writers.template import SIMULATED_MARK, UNUSABLE
+from finagency.retry_after import retry_after_seconds
 
 PROMPT_VERSION = "model_prompt/1"
 TEMPERATURE = 0.2
@@ -226,20 +225,7 @@ def server_delay(headers: httpx.Headers) -> float | None:
             return max(0.0, float(millis) / 1000)
         except ValueError:
             pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_seconds(headers.get("retry-after"))
 
 
 def error_detail(response: httpx.Response) -> tuple[str, str | None]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +18,7 @@ from finagency.publishing.channels.base import (
     credential_expiry,
     transport_error,
 )
+from finagency.retry_after import retry_after_seconds
 from finagency.settings import Settings
 
 TYPE = "linkedin"
@@ -100,14 +100,9 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 def throttle_wait(response: httpx.Response, now: datetime) -> float | None:
     """Seconds to wait after a 429: Retry-After when given (seconds or a date); else, for a daily
     limit, until midnight UTC when LinkedIn resets it."""
-    header = response.headers.get("retry-after")
-    if header:
-        if header.strip().isdigit():
-            return float(header)
-        try:
-            return max(0.0, (parsedate_to_datetime(header) - now).total_seconds())
-        except (TypeError, ValueError):
-            pass
+    wait = retry_after_seconds(response.headers.get("retry-after"), now)
+    if wait is not None:
+        return wait
     if "DAY limit" in str(_json(response).get("message")):
         midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         return (midnight - now).total_seconds()

@@ -17,7 +17,6 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +29,7 @@ from finagency.publishing.channels.base import (
     Sent,
     Verified,
 )
+from finagency.retry_after import retry_after_seconds
 from finagency.settings import Settings
 
 TYPE = "webhook"
@@ -102,20 +102,7 @@ def _utc_now() -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_seconds(response.headers.get("retry-after"))
 
 
 def _post_id(response: httpx.Response, key: str) -> str:
