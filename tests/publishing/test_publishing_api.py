@@ -502,3 +502,50 @@ async def test_verify_asks_the_platform_and_records_the_answer(
         f"/api/v1/channels/{gone['id']}/verify", headers=people["editor"]
     )
     assert editor.status_code == 403
+
+
+async def test_where_a_post_cannot_be_deleted_a_linked_correction_is_sent(
+    live_app: FastAPI, live_client: httpx.AsyncClient
+) -> None:
+    from tests.fixtures.webhook_receiver import Fault, run_webhook_receiver
+
+    people = await _people(live_app)
+    content = await _approved(live_client, people, ["^GSPC"], ["webhook"])
+    with run_webhook_receiver("a-long-enough-shared-secret") as receiver:
+        hook = await _channel(
+            live_client,
+            people,
+            type="webhook",
+            name="partner-feed",
+            config={"url": receiver.url},
+            credentials={"secret": "a-long-enough-shared-secret"},
+        )
+        [publication] = (
+            await live_client.post(
+                "/api/v1/publications",
+                json={
+                    "content_id": content["id"],
+                    "channel_ids": [hook["id"]],
+                    "scheduled_at": datetime.now(UTC).isoformat(),
+                },
+                headers=people["editor"],
+            )
+        ).json()
+        url = f"/api/v1/publications/{publication['id']}"
+        await _until(
+            lambda: live_client.get(url, headers=people["viewer"]),
+            lambda r: r.json()["status"] == "published",
+        )
+        receiver.play(Fault.answer(410))  # the partner cannot take the post back
+        retracted = await live_client.post(
+            f"{url}/retract", json={"reason": "The close was misquoted."}, headers=people["editor"]
+        )
+        assert retracted.status_code == 200, retracted.text
+        assert retracted.json()["done"] == "corrected"
+        [original, correction] = receiver.events()
+        assert original["publication_id"] == publication["id"]
+        assert correction["title"].startswith("Correction: ")
+        assert "The close was misquoted." in correction["text"]
+        assert correction["idempotency_key"] == f"{original['idempotency_key']}-correction"
+    detail = (await live_client.get(url, headers=people["viewer"])).json()
+    assert [a["outcome"] for a in detail["history"]] == ["published", "corrected"]
