@@ -17,8 +17,7 @@ from finagency.accounts.permissions import Permission
 from finagency.analytics import service as analytics_service
 from finagency.content import service as content_service
 from finagency.db import SessionDep
-from finagency.errors import NotFound
-from finagency.web import drafts
+from finagency.web import actions, drafts
 from finagency.web.guard import Visitor, admit
 from finagency.web.rendering import page
 
@@ -101,22 +100,17 @@ async def content_list(
 
 @router.get("/content/{content_id}")
 async def draft_view(
-    content_id: int, request: Request, session: SessionDep, settings: SettingsDep
+    content_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    done: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     visitor = await admit(request, session, settings, Permission.read, "/content")
     if not isinstance(visitor, Visitor):
         return visitor
-    try:
-        draft = await drafts.load(session, content_id)
-    except NotFound as error:
-        return page(request, "not_found.html", 404, visitor=visitor, message=error.message)
-    return page(
-        request,
-        "draft.html",
-        visitor=visitor,
-        draft=draft,
-        actions=drafts.actions_for(visitor),
-    )
+    notice = actions.NOTICES.get(done)
+    return await actions.render_draft(request, session, visitor, content_id, notice=notice)
 
 
 # Pages of later increments: in the navigation now, each says what it will hold.

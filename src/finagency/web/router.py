@@ -28,7 +28,7 @@ from finagency.accounts.tokens import new_secret, same
 from finagency.db import SessionDep
 from finagency.errors import FinagencyError, Unauthorized
 from finagency.settings import Environment, Settings
-from finagency.web import pages
+from finagency.web import actions, pages
 from finagency.web.guard import signed_in
 from finagency.web.rendering import page
 
@@ -146,3 +146,5 @@ async def logout(
 
 # The pages after sign-in: overview, content and the rest of the navigation.
 router.include_router(pages.router)
+# The draft page's forms: edit, submit, approve, reject, override, schedule.
+router.include_router(actions.router)
