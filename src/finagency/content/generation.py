@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import structlog
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 
 from finagency.accounts import audit
@@ -206,7 +207,10 @@ def _attach_chart(
     charts.attach_chart(session, settings, content.id, symbol, until)
 
 
-def store_findings(session: Session, revision_id: int, findings: list[Finding]) -> None:
+def store_findings(
+    session: Session | AsyncSession, revision_id: int, findings: list[Finding]
+) -> None:
+    """The findings of one revision, added to the session (a worker's or the API's)."""
     session.add_all(
         FindingRecord(
             revision_id=revision_id,

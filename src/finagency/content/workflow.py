@@ -166,17 +166,7 @@ async def edit(
     )
     session.add(revision)
     await session.flush()
-    session.add_all(
-        FindingRecord(
-            revision_id=revision.id,
-            rule=f.rule,
-            severity=f.severity.value,
-            message=f.message,
-            start=f.start,
-            end=f.end,
-        )
-        for f in findings
-    )
+    generation.store_findings(session, revision.id, findings)
     content.current_revision = revision.number
     if content.status == "approved":
         content.status = "in_review"

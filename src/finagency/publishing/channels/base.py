@@ -44,6 +44,15 @@ class ChannelConfigError(ValueError):
     """A channel's config or credentials are incomplete or malformed (a 422 at creation)."""
 
 
+def required_text(values: dict[str, Any], key: str, hint: str) -> str:
+    """A non-empty string setting or credential, stripped; else a ChannelConfigError with `hint`
+    (never the value: it may be a secret pasted with a typo)."""
+    value = values.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ChannelConfigError(f"{key} is required: {hint}")
+    return value.strip()
+
+
 # Failures before the request left: nothing can have been published.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 

@@ -16,6 +16,7 @@ from finagency.publishing.channels.base import (
     Sent,
     Verified,
     credential_expiry,
+    required_text,
     transport_error,
 )
 from finagency.retry_after import retry_after_seconds
@@ -57,13 +58,11 @@ def _version(config: dict[str, Any]) -> str:
 
 
 def _access_token(credentials: dict[str, Any]) -> str:
-    token = credentials.get("access_token")
-    if not isinstance(token, str) or not token.strip():
-        raise ChannelConfigError(
-            "access_token is required: a 3-legged member token with w_member_social "
-            "(or w_organization_social for a page)"
-        )
-    return token.strip()
+    return required_text(
+        credentials,
+        "access_token",
+        "a 3-legged member token with w_member_social (or w_organization_social for a page)",
+    )
 
 
 def check(config: dict[str, Any], credentials: dict[str, Any]) -> None:

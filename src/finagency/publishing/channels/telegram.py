@@ -18,6 +18,7 @@ from finagency.publishing.channels.base import (
     MediaFile,
     Sent,
     Verified,
+    required_text,
     transport_error,
 )
 from finagency.settings import Settings
@@ -53,10 +54,8 @@ def _chat_id(config: dict[str, Any]) -> int | str:
 
 
 def _bot_token(credentials: dict[str, Any]) -> str:
-    token = credentials.get("bot_token")
-    if not isinstance(token, str) or not token.strip():
-        raise ChannelConfigError("bot_token is required: the token @BotFather gave the bot")
-    if not _BOT_TOKEN.match(token.strip()):
+    token = required_text(credentials, "bot_token", "the token @BotFather gave the bot")
+    if not _BOT_TOKEN.match(token):
         # Never echo the value: it may be a real token pasted with a typo.
         raise ChannelConfigError(
             "bot_token is not shaped like a bot token (digits, a colon, then at least 30 "

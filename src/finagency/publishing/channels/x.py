@@ -17,6 +17,7 @@ from finagency.publishing.channels.base import (
     Sent,
     Verified,
     credential_expiry,
+    required_text,
     transport_error,
 )
 from finagency.settings import Settings
@@ -39,13 +40,11 @@ def _username(config: dict[str, Any]) -> str | None:
 
 
 def _access_token(credentials: dict[str, Any]) -> str:
-    token = credentials.get("access_token")
-    if not isinstance(token, str) or not token.strip():
-        raise ChannelConfigError(
-            "access_token is required: an OAuth 2.0 user access token with the scopes "
-            "tweet.read tweet.write users.read"
-        )
-    return token.strip()
+    return required_text(
+        credentials,
+        "access_token",
+        "an OAuth 2.0 user access token with the scopes tweet.read tweet.write users.read",
+    )
 
 
 def check(config: dict[str, Any], credentials: dict[str, Any]) -> None:
