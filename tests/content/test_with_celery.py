@@ -3,7 +3,6 @@ worker` as separate processes, on PostgreSQL and Redis. A request becomes a chec
 editors review, edit, approve or reject; a schedule that is due makes its request once."""
 
 import json
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,22 +14,14 @@ from sqlalchemy import create_engine, text
 from finagency import tasks
 from finagency.compliance.profiles import US_DISCLAIMER
 from finagency.settings import load_settings
-from tests.fixtures.servers import FINAGENCY, process_env, run_finagency
+from tests.fixtures.servers import create_user, process_env, run_finagency
 from tests.fixtures.services import free_port
 
 PASSWORD = "plum-velvet-harbour-73"
 
 
 def _user(env: dict[str, str], email: str, role: str) -> None:
-    created = subprocess.run(
-        [*FINAGENCY, "create-user", "--email", email, "--role", role, "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert created.returncode == 0, created.stderr
+    create_user(env, email, role, PASSWORD)
 
 
 def _headers(base_url: str, email: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ a listed one has become exported (then delete it from the list), so the list onl
 
 from __future__ import annotations
 
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from finagency import tasks
 from finagency.settings import load_settings
-from tests.fixtures.servers import FINAGENCY, process_env, run_finagency
+from tests.fixtures.servers import create_user, process_env, run_finagency
 from tests.fixtures.services import free_port
 from tests.infra.fixtures_monitoring import grouping_uses, used_app_metrics
 
@@ -53,15 +52,7 @@ PASSWORD = "plum-velvet-harbour-73"
 
 
 def _signed_in(base_url: str, env: dict[str, str], email: str, role: str) -> dict[str, str]:
-    created = subprocess.run(
-        [*FINAGENCY, "create-user", "--email", email, "--role", role, "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert created.returncode == 0, created.stderr
+    create_user(env, email, role, PASSWORD)
     login = {"email": email, "password": PASSWORD}
     token = httpx.post(f"{base_url}/api/v1/auth/login", json=login, timeout=10).json()
     return {"Authorization": f"Bearer {token['access_token']}"}

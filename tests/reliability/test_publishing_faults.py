@@ -43,7 +43,7 @@ from finagency.publishing.models import Channel, Publication
 from finagency.settings import Settings, load_settings
 from tests.fixtures.accounts import FAST_HASHING, UserRef, bearer, make_user
 from tests.fixtures.platform_servers import FakePlatforms, Post, running_platform_server
-from tests.fixtures.servers import FINAGENCY, process_env, run_finagency
+from tests.fixtures.servers import FINAGENCY, create_user, process_env, run_finagency
 from tests.fixtures.services import OwnRedis, free_port, own_redis, random_name, wait_for_port
 from tests.fixtures.webhook_receiver import Fault, WebhookReceiver, run_webhook_receiver
 
@@ -185,15 +185,7 @@ def _sign_in(client: httpx.Client, cli_env: dict[str, str]) -> Api:
     headers = {}
     for role in ("admin", "editor", "analyst"):
         email = f"{role}@example.com"
-        created = subprocess.run(
-            [*FINAGENCY, "create-user", "--email", email, "--role", role, "--password-stdin"],
-            input=PASSWORD + "\n",
-            env=cli_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert created.returncode == 0, created.stderr
+        create_user(cli_env, email, role, PASSWORD)
         login = client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
         assert login.status_code == 200, login.text
         headers[role] = {"Authorization": f"Bearer {login.json()['access_token']}"}

@@ -22,7 +22,13 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_
 from finagency.db import Database
 from finagency.settings import load_settings
 from tests.fixtures.accounts import FAST_HASHING, PASSWORD
-from tests.fixtures.servers import FINAGENCY, RunningProcess, process_env, run_finagency
+from tests.fixtures.servers import (
+    FINAGENCY,
+    RunningProcess,
+    create_user,
+    process_env,
+    run_finagency,
+)
 from tests.fixtures.services import free_port, random_name, require_service
 from tests.web.support import make_draft, make_request
 
@@ -54,15 +60,7 @@ class Dashboard:
 
     def create_user(self, role: str) -> str:
         email = f"{random_name(role)}@example.com"
-        created = subprocess.run(
-            [*FINAGENCY, "create-user", "--email", email, "--role", role, "--password-stdin"],
-            input=PASSWORD + "\n",
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert created.returncode == 0, created.stderr
+        create_user(self.env, email, role, PASSWORD)
         return email
 
     def make_draft(self, text: str, status: str = "in_review") -> int:
