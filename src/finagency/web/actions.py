@@ -20,9 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from finagency.accounts.audit import Actor
 from finagency.accounts.dependencies import SettingsDep, actor_of
-from finagency.accounts.metrics import AUTH_FAILURES
 from finagency.accounts.permissions import Permission
-from finagency.accounts.tokens import same
 from finagency.content import service as content_service
 from finagency.content import workflow
 from finagency.content.models import Content
@@ -31,7 +29,7 @@ from finagency.errors import FinagencyError, NotFound
 from finagency.publishing import service as publishing_service
 from finagency.settings import Settings
 from finagency.web import drafts
-from finagency.web.guard import Visitor, admit
+from finagency.web.guard import Visitor, admit_form
 from finagency.web.rendering import page
 
 router = APIRouter(include_in_schema=False)
@@ -122,13 +120,9 @@ async def _perform(
     act: Act,
     typed: dict[str, str] | None = None,
 ) -> Response:
-    visitor = await admit(request, session, settings, permission, "/content")
+    visitor = await admit_form(request, session, settings, permission, "/content", csrf_token)
     if not isinstance(visitor, Visitor):
         return visitor
-    if not csrf_token or not same(csrf_token, visitor.csrf_token):
-        AUTH_FAILURES.labels("csrf").inc()
-        message = "The form expired or did not come from this site: reload the page and try again."
-        return page(request, "forbidden.html", 403, visitor=visitor, message=message)
     try:
         content = await content_service.get_content(session, content_id)
     except NotFound as missing:

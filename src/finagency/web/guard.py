@@ -18,6 +18,7 @@ from finagency.accounts.dependencies import SESSION_COOKIE
 from finagency.accounts.metrics import AUTH_FAILURES
 from finagency.accounts.models import User
 from finagency.accounts.permissions import Permission, Role, role_allows
+from finagency.accounts.tokens import same
 from finagency.errors import FinagencyError
 from finagency.settings import Settings
 from finagency.web.rendering import page
@@ -113,3 +114,30 @@ async def admit(
     if request.headers.get("HX-Request") == "true":
         return page(request, "_problem.html", 403, message=refusal)
     return page(request, "forbidden.html", 403, visitor=visitor, message=refusal)
+
+
+CSRF_REFUSAL = "The form expired or did not come from this site: reload the page and try again."
+
+
+async def admit_form(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    permission: Permission,
+    current: str,
+    csrf_token: str,
+) -> Visitor | Response:
+    """As `admit`, for a form post: the session's CSRF token must come with it too.
+
+    A refusal is a 403 page in the layout (or a `_problem.html` fragment for htmx) and the
+    caller must change nothing.
+    """
+    visitor = await admit(request, session, settings, permission, current)
+    if not isinstance(visitor, Visitor):
+        return visitor
+    if csrf_token and same(csrf_token, visitor.csrf_token):
+        return visitor
+    AUTH_FAILURES.labels("csrf").inc()
+    if request.headers.get("HX-Request") == "true":
+        return page(request, "_problem.html", 403, message=CSRF_REFUSAL)
+    return page(request, "forbidden.html", 403, visitor=visitor, message=CSRF_REFUSAL)

@@ -1,7 +1,7 @@
-"""The dashboard's pages: Overview (with its self-refreshing figures) and Content, read-only.
+"""The dashboard's Overview (with its self-refreshing figures) and the Content pages.
 
-The other pages of DESIGN.md §8 are in the navigation already and say what they will hold; the
-next increments of issue 7 fill them in.
+Each other page of the navigation has a module of its own (markets, ideas, schedule, channels,
+audit, users), included by web/router.py.
 """
 
 from __future__ import annotations
@@ -111,60 +111,3 @@ async def draft_view(
         return visitor
     notice = actions.NOTICES.get(done)
     return await actions.render_draft(request, session, visitor, content_id, notice=notice)
-
-
-# Pages of later increments: in the navigation now, each says what it will hold.
-PLANNED = {
-    "/markets": (
-        Permission.read,
-        "Markets",
-        "The watchlist with last price, change and a sparkline, and a chart per instrument.",
-        "GET /api/v1/market/quotes, /api/v1/market/{symbol}/history",
-    ),
-    "/research": (
-        Permission.read,
-        "Research",
-        "Ideas by score and urgency, trending keywords, and drafting from an idea.",
-        "GET /api/v1/research/ideas, /api/v1/research/keywords",
-    ),
-    "/schedule": (
-        Permission.read,
-        "Schedule",
-        "A timeline per channel of scheduled, sent, failed and unknown publications.",
-        "GET /api/v1/publications",
-    ),
-    "/channels": (
-        Permission.manage_channels,
-        "Channels",
-        "Channels with their verification, rate-budget use and credential expiry.",
-        "GET /api/v1/channels",
-    ),
-    "/audit": (
-        Permission.read_audit,
-        "Audit log",
-        "Who did what, when and from where.",
-        "GET /api/v1/audit",
-    ),
-    "/users": (
-        Permission.manage_users,
-        "Users",
-        "People, their roles, second factors and lockouts.",
-        "GET /api/v1/users",
-    ),
-}
-
-
-def _planned_page(path: str) -> None:
-    permission, title, purpose, api = PLANNED[path]
-
-    async def planned(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
-        visitor = await admit(request, session, settings, permission, path)
-        if not isinstance(visitor, Visitor):
-            return visitor
-        return page(request, "planned.html", visitor=visitor, title=title, purpose=purpose, api=api)
-
-    router.add_api_route(path, planned, methods=["GET"], name=f"page:{path}")
-
-
-for _path in PLANNED:
-    _planned_page(_path)

@@ -28,7 +28,7 @@ from finagency.accounts.tokens import new_secret, same
 from finagency.db import SessionDep
 from finagency.errors import FinagencyError, Unauthorized
 from finagency.settings import Environment, Settings
-from finagency.web import actions, pages
+from finagency.web import actions, audit, channels, ideas, markets, pages, schedule, users
 from finagency.web.guard import signed_in
 from finagency.web.rendering import page
 
@@ -148,3 +148,6 @@ async def logout(
 router.include_router(pages.router)
 # The draft page's forms: edit, submit, approve, reject, override, schedule.
 router.include_router(actions.router)
+# One module per page of the navigation.
+for _page in (markets, ideas, schedule, channels, audit, users):
+    router.include_router(_page.router)
