@@ -78,12 +78,17 @@ async def render_draft(
     error: str | None = None,
     notice: str | None = None,
     typed: dict[str, str] | None = None,
+    compare: int | None = None,
 ) -> Response:
     """The draft page with its action forms, an optional error or notice, and what was typed."""
     try:
-        draft = await drafts.load(session, content_id)
+        draft = await drafts.load(session, content_id, compare)
     except NotFound as missing:
         return page(request, "not_found.html", 404, visitor=visitor, message=missing.message)
+    except drafts.UnknownRevision as unknown:
+        # The page still shows, with the diff against the revision before and the reason.
+        draft = await drafts.load(session, content_id)
+        status_code, error = unknown.status_code, unknown.message
     channels = await publishing_service.list_channels(session)
     publications = await publishing_service.list_publications(
         session, content_id, None, None, 100, None
@@ -171,6 +176,21 @@ def channel_ids_of(values: list[str]) -> list[int]:
         return [int(v) for v in values]
     except ValueError:
         raise BadInput("A channel was not recognised; reload the page.") from None
+
+
+def priority_of(value: str) -> int | None:
+    """The priority field: empty for the channel's default, else -10 (last) to 10 (first)."""
+    if not value.strip():
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise BadInput(
+            f"The priority must be a whole number from -10 to 10, not {value!r}."
+        ) from None
+    if not -10 <= number <= 10:
+        raise BadInput(f"The priority must be from -10 to 10 (it is {number}).")
+    return number
 
 
 CsrfField = Annotated[str, Form(max_length=128)]
@@ -299,12 +319,18 @@ async def schedule(
     channel_ids: Annotated[list[str] | None, Form()] = None,
     scheduled_at: Annotated[str, Form(max_length=40)] = "",
     timezone: Annotated[str, Form(max_length=64)] = "UTC",
+    priority: Annotated[str, Form(max_length=8)] = "",
+    force_duplicate: Annotated[str, Form(max_length=8)] = "",
+    allow_simulated: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
     async def act(content: Content, actor: Actor) -> str:
         spec = publishing_service.ScheduleSpec(
             content_id=content.id,
             channel_ids=channel_ids_of(channel_ids or []),
             scheduled_at=scheduled_time(scheduled_at, timezone),
+            priority=priority_of(priority),
+            force_duplicate=bool(force_duplicate),
+            allow_simulated=bool(allow_simulated),
         )
         await publishing_service.schedule(session, settings, actor, spec)
         return "scheduled"
@@ -314,8 +340,9 @@ async def schedule(
         session,
         settings,
         content_id,
-        Permission.publish,
+        # As the API: only an admin sends content written from simulated data to a platform.
+        Permission.override_compliance if allow_simulated else Permission.publish,
         csrf_token,
         act,
-        {"scheduled_at": scheduled_at, "timezone": timezone},
+        {"scheduled_at": scheduled_at, "timezone": timezone, "priority": priority},
     )

@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from finagency.accounts.permissions import Permission
 from finagency.content import service as content_service
 from finagency.content.models import Content, Revision
+from finagency.errors import FinagencyError
 from finagency.web.guard import Visitor
 from finagency.web.highlight import Mark, highlighted, marks_of
 from finagency.web.previews import Preview, previews
+from finagency.web.revision_diff import RevisionDiff, diff
 
 # The provenance a revision records, in the order and words the page shows them.
 PROVENANCE = (
@@ -50,16 +52,41 @@ class DraftView:
     text: Markup
     previews: list[Preview]
     provenance: list[tuple[str, Any]]
-    revisions: list[Revision]
+    revisions: list[Revision]  # newest first
+    changes: RevisionDiff | None  # from an earlier revision to this one
 
     @property
     def blocking(self) -> int:
         return sum(1 for m in self.marks if m.severity == "block")
 
 
-async def load(session: AsyncSession, content_id: int) -> DraftView:
+class UnknownRevision(FinagencyError):
+    status_code = 422
+    type = "unprocessable"
+
+
+def _changes(
+    revisions: list[Revision], current: Revision, compare: int | None
+) -> RevisionDiff | None:
+    """The diff from revision `compare` (default: the one before) to the current revision."""
+    earlier = {r.number: r for r in revisions if r.number < current.number}
+    if compare is None:
+        compare = max(earlier, default=None)
+        if compare is None:
+            return None
+    elif compare not in earlier:
+        numbers = ", ".join(str(n) for n in sorted(earlier)) or "none"
+        raise UnknownRevision(
+            f"Revision {compare} cannot be compared: the earlier revisions are {numbers}."
+        )
+    old = earlier[compare]
+    return diff(old.text, current.text, old.number, current.number)
+
+
+async def load(session: AsyncSession, content_id: int, compare: int | None = None) -> DraftView:
     content = await content_service.get_content(session, content_id)
     revision = await content_service.current_revision(session, content)
+    history = await content_service.revisions(session, content_id)
     marks = marks_of(await content_service.findings(session, revision.id), len(revision.text))
     known = [(label, revision.provenance.get(key)) for key, label in PROVENANCE]
     extra = [
@@ -74,7 +101,8 @@ async def load(session: AsyncSession, content_id: int) -> DraftView:
         text=highlighted(revision.text, marks),
         previews=previews(revision.renderings or {}),
         provenance=[(label, value) for label, value in known if value is not None] + extra,
-        revisions=list(reversed(await content_service.revisions(session, content_id))),
+        revisions=list(reversed(history)),
+        changes=_changes(history, revision, compare),
     )
 
 

@@ -105,9 +105,12 @@ async def draft_view(
     session: SessionDep,
     settings: SettingsDep,
     done: Annotated[str, Query(max_length=16)] = "",
+    compare: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     visitor = await admit(request, session, settings, Permission.read, "/content")
     if not isinstance(visitor, Visitor):
         return visitor
     notice = actions.NOTICES.get(done)
-    return await actions.render_draft(request, session, visitor, content_id, notice=notice)
+    return await actions.render_draft(
+        request, session, visitor, content_id, notice=notice, compare=compare
+    )

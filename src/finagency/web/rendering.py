@@ -8,11 +8,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from finagency.accounts.permissions import Permission
 from finagency.web import formatting
 from finagency.web.assets import static_url
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.globals["static_url"] = static_url
+templates.env.globals["permissions"] = Permission
 templates.env.filters["duration"] = formatting.duration
 templates.env.filters["percent"] = formatting.percent
 templates.env.filters["moment"] = formatting.moment

@@ -28,7 +28,17 @@ from finagency.accounts.tokens import new_secret, same
 from finagency.db import SessionDep
 from finagency.errors import FinagencyError, Unauthorized
 from finagency.settings import Environment, Settings
-from finagency.web import actions, audit, channels, ideas, markets, pages, schedule, users
+from finagency.web import (
+    actions,
+    audit,
+    channels,
+    ideas,
+    markets,
+    pages,
+    requests,
+    schedule,
+    users,
+)
 from finagency.web.guard import signed_in
 from finagency.web.rendering import page
 
@@ -145,6 +155,8 @@ async def logout(
 
 
 # The pages after sign-in: overview, content and the rest of the navigation.
+# /content/new and the content requests, before /content/{content_id} would claim them.
+router.include_router(requests.router)
 router.include_router(pages.router)
 # The draft page's forms: edit, submit, approve, reject, override, schedule.
 router.include_router(actions.router)
