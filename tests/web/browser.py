@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,20 +106,21 @@ class Visit:
             page.get_by_role("button", name="Sign in").click()
 
 
-def _dashboard_env(data_dir: Path) -> dict[str, str]:
-    return process_env(
-        data_dir=str(data_dir),
-        embedded_worker="false",  # no background tasks: the pages show only what tests wrote
-        auth_rate_per_second="1000",
-        auth_rate_burst="1000",
+@contextmanager
+def serve_dashboard(data_dir: Path, **settings: str) -> Iterator[Dashboard]:
+    """`finagency serve` on a migrated SQLite data dir, with an editor and a viewer.
+
+    By default there is no embedded worker: the pages show only what tests wrote.
+    """
+    chosen = {
+        "data_dir": str(data_dir),
+        "embedded_worker": "false",
+        "auth_rate_per_second": "1000",
+        "auth_rate_burst": "1000",
         **{name: str(value) for name, value in FAST_HASHING.items()},
-    )
-
-
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
-    data_dir = tmp_path_factory.mktemp("dashboard")
-    env = _dashboard_env(data_dir)
+        **settings,
+    }
+    env = process_env(**chosen)
     migrated = subprocess.run(
         [*FINAGENCY, "migrate"], env=env, capture_output=True, text=True, timeout=120
     )
@@ -133,6 +135,12 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         yield dashboard
         errors = [r for r in server.json_logs() if r.get("status") == 500]
         assert not errors, f"the dashboard answered 500: {errors}"
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    with serve_dashboard(tmp_path_factory.mktemp("dashboard")) as running:
+        yield running
 
 
 # Module-scoped: sync Playwright runs an event loop of its own, stopped before async tests run.
@@ -156,7 +164,10 @@ def chromium(playwright: Playwright) -> Iterator[Browser]:
 
 
 def _visit(browser: Browser, request: pytest.FixtureRequest, width: int) -> Iterator[Visit]:
-    context = browser.new_context(viewport={"width": width, "height": 900})
+    # The full-stack tests reach nginx over HTTPS with the test's own self-signed certificate.
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, ignore_https_errors=True
+    )
     context.set_default_timeout(10_000)
     context.add_init_script(RECORD_CSP_VIOLATIONS)
     page = context.new_page()

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finagency.accounts.permissions import Role
+from finagency.content import service as content_service
 from finagency.content.models import Content, ContentRequest
 from finagency.publishing.models import Publication
 from finagency.settings import Settings
@@ -174,11 +175,14 @@ async def test_the_draft_page_shows_what_changed_and_compares_any_earlier_revisi
     csrf = await sign_in(client, db_session, settings, Role.editor)
     first = await client.get(f"/content/{draft.id}")
     assert "This is the first revision." in first.text
-    for text in ("Title\n\nThe index rose sharply today.", "Title\n\nThe index fell today."):
+    # As a browser sends a textarea: CRLF line breaks, stored as LF.
+    for text in ("Title\r\n\r\nThe index rose sharply today.", "Title\n\nThe index fell today."):
         edited = await client.post(
             f"/content/{draft.id}/edit", data={"csrf_token": csrf, "text": text}
         )
         assert edited.status_code == 303
+    texts = [r.text for r in await content_service.revisions(db_session, draft.id)]
+    assert texts[1] == "Title\n\nThe index rose sharply today."
     page = await client.get(f"/content/{draft.id}")
     assert "Changes from revision 2 to 3" in page.text
     assert "<del>rose sharply</del><ins>fell</ins>" in page.text

@@ -12,10 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
-from matplotlib.figure import Figure
-from matplotlib.ticker import StrMethodFormatter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -54,6 +50,13 @@ class PriceHistory:
 
 def render_price_chart(history: PriceHistory, size: tuple[int, int] = CHART_SIZE) -> bytes:
     """A PNG line chart of the daily closes; the same history always gives the same bytes."""
+    # Imported here, not at the top: matplotlib costs seconds of start-up and tens of MB in
+    # every API process, and only the few requests that ask for a chart need it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import StrMethodFormatter
+
     if len(history.closes) < 2:
         raise FinagencyError(
             f"Not enough history to chart {history.symbol}: at least two daily closes are needed.",

@@ -205,10 +205,14 @@ async def edit(
     csrf_token: CsrfField = "",
     text: Annotated[str, Form()] = "",
 ) -> Response:
+    # Browsers send a textarea's line breaks as CRLF; the stored text (and every finding's
+    # offsets into it) uses LF, as the writers and the API do.
+    typed = text.replace("\r\n", "\n").replace("\r", "\n")
+
     async def act(content: Content, actor: Actor) -> str:
-        if not text.strip() or len(text) > MAX_TEXT:
-            raise BadInput(f"The text needs 1 to {MAX_TEXT} characters (it has {len(text)}).")
-        await workflow.edit(session, settings, actor, content, text)
+        if not typed.strip() or len(typed) > MAX_TEXT:
+            raise BadInput(f"The text needs 1 to {MAX_TEXT} characters (it has {len(typed)}).")
+        await workflow.edit(session, settings, actor, content, typed)
         return "edited"
 
     return await _perform(
@@ -219,7 +223,7 @@ async def edit(
         Permission.edit_content,
         csrf_token,
         act,
-        {"text": text},
+        {"text": typed},
     )
 
 
