@@ -20,7 +20,8 @@ from finagency.market import service as market_service
 from finagency.market.models import Bar, Instrument, MarketRefresh, MarketSnapshot
 from finagency.market.providers.base import ProviderQuote
 from finagency.settings import Settings
-from finagency.web.markets import FLAG_NOTES, NO_QUOTE, SPARK_DAYS, number, signed
+from finagency.web.market_charts import SPARK_DAYS, number, signed
+from finagency.web.markets import FLAG_NOTES, NO_QUOTE
 from tests.fixtures.market import simulated_history, simulated_snapshot
 from tests.web.support import read, sign_in
 from tests.web.test_security_and_assets import _inline_code

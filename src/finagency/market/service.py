@@ -386,6 +386,24 @@ async def history(
     )
 
 
+async def daily_closes_since(
+    session: AsyncSession, instrument_ids: list[int], since: datetime
+) -> dict[int, list[float]]:
+    """Each instrument's daily closes from `since` on, oldest first, in one query (an instrument
+    without bars is left out)."""
+    if not instrument_ids:
+        return {}
+    rows = await session.execute(
+        select(Bar.instrument_id, Bar.close)
+        .where(Bar.instrument_id.in_(instrument_ids), Bar.interval == DAILY, Bar.start >= since)
+        .order_by(Bar.instrument_id, Bar.start)
+    )
+    closes: dict[int, list[float]] = {}
+    for instrument_id, close in rows.all():
+        closes.setdefault(instrument_id, []).append(close)
+    return closes
+
+
 async def indicator_summary(session: AsyncSession, symbol: str) -> dict[str, Any]:
     found = await instrument(session, symbol)
     since = datetime.now(UTC) - timedelta(days=450)  # 200 sessions and a year of changes
@@ -396,11 +414,10 @@ async def indicator_summary(session: AsyncSession, symbol: str) -> dict[str, Any
             .order_by(Bar.start)
         )
     )
+    days = calendars.sessions_at(found.calendar, [bar.start for bar in bars])
     daily = [
-        indicators.DailyBar(
-            calendars.last_session(found.calendar, bar.start), bar.high, bar.low, bar.close
-        )
-        for bar in bars
+        indicators.DailyBar(day, bar.high, bar.low, bar.close)
+        for day, bar in zip(days, bars, strict=True)
     ]
     return {
         "symbol": symbol,
