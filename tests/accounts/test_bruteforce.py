@@ -10,7 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finagency.accounts.models import AuditEvent
+from finagency.accounts.protection import LoginGuard
 from finagency.app import create_app
+from finagency.errors import Locked
 from finagency.settings import Settings, load_settings
 from tests.fixtures.accounts import FAST_HASHING, PASSWORD, client_for, make_user
 
@@ -46,6 +48,23 @@ async def test_five_failures_lock_the_account_with_423(
     )
     assert actions.count("login_failed") == 5
     assert "account_locked" in actions
+
+
+async def test_the_guard_says_how_long_an_account_stays_locked_out(stack_app: FastAPI) -> None:
+    settings: Settings = stack_app.state.settings
+    guard = LoginGuard(stack_app.state.store, settings)
+    email = "counted@example.com"
+    assert await guard.locked_for(email) is None
+    for _ in range(settings.login_max_failures - 1):
+        await guard.record_failure(email, "10.1.0.9")
+    assert await guard.locked_for(email) is None  # failures below the threshold lock nothing
+    assert isinstance(await guard.record_failure(email, "10.1.0.9"), Locked)
+    remaining = await guard.locked_for(email)
+    assert remaining is not None
+    assert settings.lockout_seconds - 10 < remaining <= settings.lockout_seconds
+    assert await guard.locked_for("someone-else@example.com") is None
+    await guard.unlock(email)
+    assert await guard.locked_for(email) is None
 
 
 async def test_an_unknown_email_locks_exactly_the_same_way(stack_app: FastAPI) -> None:

@@ -549,3 +549,20 @@ async def test_where_a_post_cannot_be_deleted_a_linked_correction_is_sent(
         assert correction["idempotency_key"] == f"{original['idempotency_key']}-correction"
     detail = (await live_client.get(url, headers=people["viewer"])).json()
     assert [a["outcome"] for a in detail["history"]] == ["published", "corrected"]
+
+
+async def test_a_channel_patch_with_null_config_or_enabled_is_refused(
+    live_app: FastAPI, live_client: httpx.AsyncClient
+) -> None:
+    people = await _people(live_app)
+    desk = await _channel(live_client, people, type="file", name="desk-null")
+    url = f"/api/v1/channels/{desk['id']}"
+    for body, field in (({"config": None}, "config"), ({"enabled": None}, "enabled")):
+        refused = await live_client.patch(url, json=body, headers=people["admin"])
+        assert refused.status_code == 422, refused.text
+        assert f"{field} cannot be null" in refused.text
+    after = (await live_client.get(url, headers=people["admin"])).json()
+    assert (after["enabled"], after["config"]) == (True, desk["config"])
+    # Null still means "none" for the posting window.
+    cleared = await live_client.patch(url, json={"posting_window": None}, headers=people["admin"])
+    assert cleared.status_code == 200, cleared.text

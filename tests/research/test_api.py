@@ -138,6 +138,45 @@ async def test_an_editor_dismisses_an_idea_once_and_never_a_used_one(
     assert response.status_code == 404
 
 
+async def test_content_requested_from_an_idea_uses_it(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    analyst = await _headers(db_session, settings, Role.analyst)
+    editor = await _headers(db_session, settings, Role.editor)
+    idea_id = await _idea(db_session, "Fed holds rates", 10.0)
+    other_id = await _idea(db_session, "Nifty at a record", 9.0)
+    queued: list[tuple[str, tuple[object, ...]]] = []
+
+    class Recorder:
+        def enqueue(self, name: str, *args: object) -> None:
+            queued.append((name, args))
+
+    previous = tasks._current_queue
+    tasks.use_task_queue(Recorder())
+    try:
+        body = {
+            "type": "news_analysis",
+            "idea_id": idea_id,
+            "symbols": ["^GSPC"],
+            "channels": ["file"],
+        }
+        created = await client.post(
+            "/api/v1/content/requests", json=body, headers={**analyst, "Idempotency-Key": "k-1"}
+        )
+        assert created.status_code == 202, created.text
+    finally:
+        tasks.use_task_queue(previous)
+    assert queued == [("content.generate", (created.json()["id"],))]
+
+    fresh = (await client.get(IDEAS, params={"status": "new"}, headers=analyst)).json()
+    assert [idea["id"] for idea in fresh] == [other_id]
+    used = (await client.get(IDEAS, params={"status": "used"}, headers=analyst)).json()
+    assert [(idea["id"], idea["status"]) for idea in used] == [(idea_id, "used")]
+    refused = await client.post(f"{IDEAS}/{idea_id}/dismiss", headers=editor)
+    assert refused.status_code == 409
+    assert "already been used" in refused.json()["detail"]
+
+
 async def test_trending_keywords_compare_the_last_day_with_the_week_before(
     client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
 ) -> None:

@@ -25,7 +25,7 @@ from finagency.publishing import service as publishing_service
 from finagency.publishing.models import Channel, Publication
 from finagency.settings import Settings
 from finagency.web.channel_forms import KINDS
-from finagency.web.channels import UNREADABLE, expiry_of
+from finagency.web.channels import expiry_of
 from tests.fixtures.platform_servers import BOT_USERNAME, running_platform_server
 from tests.fixtures.webhook_receiver import run_webhook_receiver
 from tests.web.support import make_draft, read, sign_in
@@ -769,21 +769,61 @@ async def test_credentials_that_no_longer_decrypt_are_said_so(
     await db_session.commit()
     page = await admin.get(f"/channels/{channel.id}")
     assert "cannot be decrypted" in page.text
+
+    # Switching it off needs no credentials: it works, and so do its limits.
     response = await admin.post(f"/channels/{channel.id}/enabled", {"enabled": "false"})
-    assert response.status_code == 409
-    assert _error(response.text) == UNREADABLE
+    assert response.status_code == 303
+    assert response.headers["location"].endswith("?done=disabled")
+    await db_session.refresh(channel)
+    assert not channel.enabled
+    base = {"config.chat_id": "@acme_markets", "window.timezone": "UTC"}
+    limited = await admin.post(f"/channels/{channel.id}/settings", {**base, "limits.per_day": "4"})
+    assert limited.status_code == 303
+    assert limited.headers["location"].endswith("?done=saved")
+    await db_session.refresh(channel)
+    assert channel.limits == {"per_day": 4}
+
+    # A new chat is checked with the credentials: the service's 409, and nothing changes.
+    moved = await admin.post(
+        f"/channels/{channel.id}/settings",
+        {**base, "config.chat_id": "@acme_elsewhere", "limits.per_day": "4"},
+    )
+    assert moved.status_code == 409
+    assert _error(moved.text) == (
+        f"The stored credentials of channel {channel.name!r} cannot be read with this secret "
+        "key (FINAGENCY_SECRET_KEY changed?); replace them."
+    )
+    assert 'value="@acme_elsewhere"' in moved.text  # the form as typed, to send again
+    await db_session.refresh(channel)
+    assert channel.config == {"chat_id": "@acme_markets"}
     verified = await admin.post(f"/channels/{channel.id}/verify")
     assert verified.status_code == 409
     assert (_error(verified.text) or "").startswith("Verification failed: cannot decrypt")
-    await db_session.refresh(channel)
-    assert channel.enabled
-    # New credentials replace the unreadable ones whole.
+
+    # New credentials replace the unreadable ones whole; then the chat can change.
     replaced = await admin.post(
         f"/channels/{channel.id}/credentials", {"credentials.bot_token": BOT_TOKEN}
     )
     assert replaced.status_code == 303
     await db_session.refresh(channel)
     assert dispatcher.credentials_of(settings, channel) == {"bot_token": BOT_TOKEN}
+    moved = await admin.post(
+        f"/channels/{channel.id}/settings",
+        {**base, "config.chat_id": "@acme_elsewhere", "limits.per_day": "4"},
+    )
+    assert moved.status_code == 303
+    enabled = await admin.post(f"/channels/{channel.id}/enabled", {"enabled": "true"})
+    assert enabled.status_code == 303
+    await db_session.refresh(channel)
+    assert (channel.config, channel.enabled) == ({"chat_id": "@acme_elsewhere"}, True)
+    details = await _audit_details(db_session, channel.id)
+    assert details[1:] == [
+        "channel_updated {'fields': ['enabled']}",
+        "channel_updated {'fields': ['limits']}",
+        "channel_updated {'fields': ['credentials']}",
+        "channel_updated {'fields': ['config']}",
+        "channel_updated {'fields': ['enabled']}",
+    ]
     admin.assert_no_secret()
 
 

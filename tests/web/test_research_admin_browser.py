@@ -100,6 +100,12 @@ def test_an_editor_drafts_from_one_idea_and_dismisses_another(
     expect(idea.locator(".idea-requests")).to_contain_text("for file")
     desk.screenshot("research-drafted")
 
+    # Drafting used the idea: the page now shows the used ideas. Back to the open ones.
+    expect(page.get_by_label("Status")).to_have_value("used")
+    page.get_by_label("Status").select_option("new")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator(f"#idea-{drafted}")).to_have_count(0)
+
     page.locator(f"#idea-{dismissed}").get_by_role("button", name="Dismiss").click()
     expect(page.get_by_role("status")).to_have_text("Idea dismissed.")
     expect(page.locator(f"#idea-{dismissed}")).to_have_count(0)

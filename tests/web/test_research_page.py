@@ -264,12 +264,14 @@ async def test_an_analyst_drafts_from_an_idea_as_the_api_does(
     }
     response = await client.post(f"/research/ideas/{idea}/draft", data=data)
     assert response.status_code == 303
-    assert response.headers["location"] == f"/research?done=drafted#idea-{idea}"
+    # Drafting uses the idea: the browser goes back to the used ideas, where it is.
+    assert response.headers["location"] == f"/research?status=used&done=drafted#idea-{idea}"
     rows = list(await db_session.scalars(select(ContentRequest)))
     assert [(r.type, r.idea_id, r.symbols, r.channels, r.status) for r in rows] == [
         ("news_analysis", idea, ["^NSEI", "^GSPC"], ["telegram", "file"], "pending")
     ]
     assert queued == [("content.generate", (rows[0].id,))]
+    assert await idea_status(db_session, idea) == "used"
 
     # The same form sent twice (a double click, a reload) stores one request, as the
     # API's Idempotency-Key does.
@@ -280,15 +282,20 @@ async def test_an_analyst_drafts_from_an_idea_as_the_api_does(
 
     shown = await client.get(response.headers["location"])
     assert 'id="action-notice"' in shown.text
+    assert idea_ids(shown.text) == [idea]
     requests = idea_html(shown.text, idea)
+    assert "idea-status-used" in requests
     assert f"Request #{rows[0].id}" in requests
     assert "pending" in requests
+    # No longer offered as an open idea, nor to be dismissed.
+    assert idea not in idea_ids((await client.get("/research")).text)
+    assert f"/research/ideas/{idea}/dismiss" not in requests
 
     # Once a worker has written it, the idea links the draft.
     rows[0].status, rows[0].content_id = "done", 4321
     await db_session.commit()
-    shown = await client.get("/research")
-    assert 'href="/content/4321"' in shown.text
+    shown = await client.get("/research", params={"status": "used"})
+    assert 'href="/content/4321"' in idea_html(shown.text, idea)
 
 
 async def test_an_educational_piece_is_about_the_ideas_headline(
@@ -336,6 +343,7 @@ async def test_refused_drafts_show_the_reason_and_store_nothing(
     assert 'id="action-error"' in response.text
     assert idea_ids(response.text) == [idea]  # the page again, with its ideas
     assert await request_count(db_session) == 0
+    assert await idea_status(db_session, idea) == "new"  # still open: nothing was requested
     assert queued == []
 
 

@@ -36,9 +36,14 @@ class LoginGuard:
         blocked = await self.store.ttl(f"login-block:{ip}")
         if blocked > 0:
             raise self._blocked(blocked)
-        locked = await self.store.ttl(f"login-lock:{email}")
-        if locked > 0:
+        locked = await self.locked_for(email)
+        if locked is not None:
             raise self._locked(locked)
+
+    async def locked_for(self, email: str) -> float | None:
+        """Seconds until the account's lockout ends; None when it is not locked out."""
+        seconds = await self.store.ttl(f"login-lock:{email}")
+        return seconds if seconds > 0 else None
 
     async def record_failure(self, email: str, ip: str) -> Locked | TooManyRequests | None:
         """Count a failure; return the error to answer with when it crossed a threshold."""

@@ -20,6 +20,7 @@ from finagency.content.renderings import CHANNEL_TYPES, Draft, render
 from finagency.content.writers import AUDIENCES, TONES
 from finagency.errors import Conflict, FinagencyError, NotFound
 from finagency.market.models import Instrument
+from finagency.research import service as research_service
 from finagency.settings import Settings
 
 CONTENT_TYPES = (
@@ -88,12 +89,9 @@ async def create_request(
             422,
         )
     symbols = list(spec.symbols)
+    idea = None
     if spec.idea_id is not None:
-        from finagency.research.models import ContentIdea
-
-        idea = await session.get(ContentIdea, spec.idea_id)
-        if idea is None:
-            raise NotFound(f"No research idea {spec.idea_id}")
+        idea = await research_service.get_idea(session, spec.idea_id)
         symbols = symbols or list(idea.symbols)
     if not symbols:
         raise FinagencyError("Name at least one symbol (or an idea that names some).", 422)
@@ -116,9 +114,30 @@ async def create_request(
         requested_by=user_id,
     )
     session.add(request)
+    if idea is not None:
+        # In the same transaction: the idea is used exactly when a request made from it is stored.
+        await research_service.mark_idea_used(session, idea)
     await session.flush()
     REQUESTS.labels(spec.type, settings.writer, "pending").inc()
     return request, True
+
+
+async def requests_for_ideas(
+    session: AsyncSession, idea_ids: list[int]
+) -> dict[int, list[ContentRequest]]:
+    """The content requests made from each idea, newest first; ideas without any are left out."""
+    if not idea_ids:
+        return {}
+    rows = await session.scalars(
+        select(ContentRequest)
+        .where(ContentRequest.idea_id.in_(idea_ids))
+        .order_by(ContentRequest.id.desc())
+    )
+    made: dict[int, list[ContentRequest]] = {}
+    for row in rows:
+        if row.idea_id is not None:
+            made.setdefault(row.idea_id, []).append(row)
+    return made
 
 
 def check_text(

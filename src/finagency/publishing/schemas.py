@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
 
@@ -34,6 +41,15 @@ class ChannelPatch(BaseModel):
     limits: dict[str, Any] | None = None
     posting_window: dict[str, Any] | None = None
     enabled: bool | None = None
+
+    # Left out means "unchanged"; null is meaningful for credentials (remove them) and the
+    # posting window (none), but a channel always has a config and is enabled or not.
+    @field_validator("config", "enabled")
+    @classmethod
+    def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None:
+            raise ValueError(f"{info.field_name} cannot be null; leave it out to keep it")
+        return value
 
 
 class Limits(BaseModel):

@@ -145,6 +145,25 @@ async def create_channel(
     return channel
 
 
+def _set_config_and_credentials(
+    settings: Settings, channel: Channel, changes: dict[str, Any]
+) -> None:
+    """Checked together: a new config with the stored credentials, new ones with the config."""
+    config = changes.get("config", channel.config)
+    credentials = changes.get("credentials")
+    if credentials is None:
+        credentials = stored_credentials(settings, channel)
+    _checked_channel(channel.type, channel.name, config, credentials)
+    if "config" in changes:
+        channel.config = config
+    if "credentials" in changes:
+        channel.credentials = (
+            crypto.encrypt(settings, json.dumps(credentials)) if credentials else None
+        )
+        channel.credential_expires_at = _expiry(credentials)
+        channel.verified_at = None
+
+
 async def update_channel(
     session: AsyncSession,
     settings: Settings,
@@ -157,19 +176,10 @@ async def update_channel(
         raise _unprocessable(
             "name at least one of config, credentials, limits, posting_window, enabled"
         )
-    config = changes.get("config", channel.config)
-    credentials = changes.get("credentials")
-    if credentials is None:
-        credentials = dispatcher.credentials_of(settings, channel)
-    _checked_channel(channel.type, channel.name, config, credentials)
-    if "config" in changes:
-        channel.config = config
-    if "credentials" in changes:
-        channel.credentials = (
-            crypto.encrypt(settings, json.dumps(credentials)) if credentials else None
-        )
-        channel.credential_expires_at = _expiry(credentials)
-        channel.verified_at = None
+    # Limits, the window and enabled need no credentials: a channel whose credentials no longer
+    # decrypt can still be switched off.
+    if "config" in changes or "credentials" in changes:
+        _set_config_and_credentials(settings, channel, changes)
     if "limits" in changes:
         channel.limits = _check_limits(changes["limits"] or {})
     if "posting_window" in changes:
@@ -179,6 +189,18 @@ async def update_channel(
     await session.flush()
     audit.record(session, "channel_updated", actor, "channel", channel.id, fields=sorted(changes))
     return channel
+
+
+def stored_credentials(settings: Settings, channel: Channel) -> dict[str, Any]:
+    """The channel's credentials; a 409 when this secret key cannot decrypt them."""
+    try:
+        return dispatcher.credentials_of(settings, channel)
+    except ValueError:
+        raise Conflict(
+            f"The stored credentials of channel {channel.name!r} cannot be read with this secret "
+            "key (FINAGENCY_SECRET_KEY changed?); replace them.",
+            type="unreadable-credentials",
+        ) from None
 
 
 async def get_channel(session: AsyncSession, channel_id: int) -> Channel:

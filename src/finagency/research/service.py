@@ -326,6 +326,24 @@ async def list_ideas(
     return list(await session.scalars(query))
 
 
+async def get_idea(session: AsyncSession, idea_id: int) -> ContentIdea:
+    """One idea (without its news items)."""
+    idea = await session.get(ContentIdea, idea_id)
+    if idea is None:
+        raise NotFound(f"No research idea {idea_id}")
+    return idea
+
+
+async def mark_idea_used(session: AsyncSession, idea: ContentIdea) -> None:
+    """Content was requested from the idea: it leaves the open ideas and cannot be dismissed.
+
+    The request that used it says who did and when; a dismissed idea drafted anyway is used too.
+    """
+    if idea.status != "used":
+        idea.status = "used"
+        await session.flush()
+
+
 async def dismiss_idea(session: AsyncSession, actor: Actor, idea_id: int) -> ContentIdea:
     idea = await session.scalar(
         select(ContentIdea)

@@ -28,7 +28,6 @@ from finagency.accounts.dependencies import SettingsDep, actor_of
 from finagency.accounts.permissions import Permission
 from finagency.db import SessionDep, utcnow
 from finagency.errors import Conflict, FinagencyError, NotFound
-from finagency.publishing import dispatcher
 from finagency.publishing import service as publishing_service
 from finagency.publishing.limits import Budget, parse_limits
 from finagency.publishing.models import Channel
@@ -53,10 +52,6 @@ NOTICES = {
     "disabled": "Disabled: nothing goes out to it; its scheduled posts wait until it is enabled.",
     "verified": "Verified: the platform accepted the credentials.",
 }
-UNREADABLE = (
-    "The stored credentials cannot be decrypted with the current secret key "
-    "(FINAGENCY_SECRET_KEY changed?): replace them first."
-)
 
 
 # --- what the pages show -----------------------------------------------------------------------
@@ -386,14 +381,6 @@ async def _perform(
     return _to_channel(channel_id, notice)
 
 
-def _readable(settings: Settings, channel: Channel) -> dict[str, Any]:
-    """The stored credentials; a 409 when they no longer decrypt (the service would fail)."""
-    try:
-        return dispatcher.credentials_of(settings, channel)
-    except ValueError:
-        raise Conflict(UNREADABLE) from None
-
-
 @router.post("/channels/{channel_id}/settings")
 async def change_settings(
     channel_id: int, request: Request, session: SessionDep, settings: SettingsDep
@@ -410,7 +397,7 @@ async def change_settings(
         )
         if not changes:
             return "unchanged"
-        _readable(settings, channel)
+        # A config change is checked with the stored credentials: a 409 when they are unreadable.
         await publishing_service.update_channel(session, settings, actor, channel, changes)
         return "saved"
 
@@ -426,8 +413,8 @@ async def replace_credentials(
 
     async def change(channel: Channel, actor: Actor) -> str:
         try:
-            current = dispatcher.credentials_of(settings, channel)
-        except ValueError:  # unreadable: the new ones replace them whole
+            current = publishing_service.stored_credentials(settings, channel)
+        except Conflict:  # unreadable: the new ones replace them whole
             current = {}
         credentials = channel_forms.credential_changes(channel.type, current, form)
         await publishing_service.update_channel(
@@ -450,7 +437,6 @@ async def switch(
     async def change(channel: Channel, actor: Actor) -> str:
         if enabled not in {"true", "false"}:
             raise channel_forms.BadInput("Choose to enable or disable the channel.")
-        _readable(settings, channel)
         wanted = enabled == "true"
         await publishing_service.update_channel(
             session, settings, actor, channel, {"enabled": wanted}

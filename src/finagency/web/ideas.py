@@ -2,9 +2,9 @@
 
 "Draft from this idea" stores a content request exactly as `POST /api/v1/content/requests`
 does with an `idea_id` (same service call, same generate task after the commit). The draft
-does not exist yet when the browser comes back: a worker writes it. So the browser returns
-to this page with a notice, and each idea lists the requests made from it, linking the draft
-once it is written.
+does not exist yet when the browser comes back: a worker writes it. Storing the request marks
+the idea used (it leaves the open ideas), so the browser returns to the used ideas with a
+notice; each idea lists the requests made from it, linking the draft once it is written.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Path, Query, Request, status
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finagency import tasks
@@ -24,10 +23,9 @@ from finagency.accounts.dependencies import SettingsDep, actor_of
 from finagency.accounts.permissions import Permission
 from finagency.accounts.tokens import new_secret
 from finagency.content import service as content_service
-from finagency.content.models import ContentRequest
 from finagency.content.renderings import CHANNEL_TYPES
 from finagency.db import SessionDep, utcnow
-from finagency.errors import FinagencyError, NotFound
+from finagency.errors import FinagencyError
 from finagency.publishing import service as publishing_service
 from finagency.research import service as research_service
 from finagency.research.models import ContentIdea, NewsItem
@@ -39,8 +37,8 @@ from finagency.web.rendering import page
 router = APIRouter(include_in_schema=False)
 
 NOTICES = {
-    "drafted": "Content requested from the idea: a worker writes the draft, which then appears "
-    "under the idea and in Content.",
+    "drafted": "Content requested from the idea, now a used one: a worker writes the draft, "
+    "which then appears under the idea and in Content.",
     "dismissed": "Idea dismissed.",
 }
 # The status filter's choices: open ideas by default, "any" for all of them.
@@ -116,27 +114,6 @@ def sources_of(idea: ContentIdea) -> list[Source]:
     return sources
 
 
-async def requests_by_idea(
-    session: AsyncSession, idea_ids: list[int]
-) -> dict[int, list[ContentRequest]]:
-    """The content requests made from each idea, newest first.
-
-    (Belongs in the content service, as drafts.titles does; kept here until it takes it.)
-    """
-    if not idea_ids:
-        return {}
-    rows = await session.scalars(
-        select(ContentRequest)
-        .where(ContentRequest.idea_id.in_(idea_ids))
-        .order_by(ContentRequest.id.desc())
-    )
-    made: dict[int, list[ContentRequest]] = {}
-    for row in rows:
-        assert row.idea_id is not None
-        made.setdefault(row.idea_id, []).append(row)
-    return made
-
-
 async def default_channel_types(session: AsyncSession) -> list[str]:
     """The types of the enabled channels: what a new draft is rendered for unless changed."""
     enabled = {c.type for c in await publishing_service.list_channels(session) if c.enabled}
@@ -170,7 +147,7 @@ async def render_research(
         visitor=visitor,
         ideas=ideas,
         sources={idea.id: sources_of(idea) for idea in ideas},
-        requests=await requests_by_idea(session, [idea.id for idea in ideas]),
+        requests=await content_service.requests_for_ideas(session, [idea.id for idea in ideas]),
         keywords=keywords,
         window_hours=int(research_service.TRENDING_WINDOW.total_seconds() // 3600),
         baseline_days=research_service.TRENDING_BASELINE_DAYS,
@@ -228,10 +205,10 @@ def channel_types_of(values: list[str]) -> list[str]:
     return chosen
 
 
-def _back(notice: str, idea_id: int) -> Response:
+def _back(notice: str, idea_id: int, shown: dict[str, str] | None = None) -> Response:
+    query = urlencode({**(shown or {}), "done": notice})
     return RedirectResponse(
-        f"/research?{urlencode({'done': notice})}#idea-{idea_id}",
-        status_code=status.HTTP_303_SEE_OTHER,
+        f"/research?{query}#idea-{idea_id}", status_code=status.HTTP_303_SEE_OTHER
     )
 
 
@@ -255,9 +232,7 @@ async def draft_from_idea(
     try:
         # A savepoint: whatever the service did before refusing is undone.
         async with session.begin_nested():
-            idea = await session.get(ContentIdea, idea_id)
-            if idea is None:
-                raise NotFound(f"No research idea {idea_id}")
+            idea = await research_service.get_idea(session, idea_id)
             kind = content_type or idea.content_type
             spec = content_service.RequestSpec(
                 type=kind,
@@ -277,7 +252,8 @@ async def draft_from_idea(
         )
     if created:
         tasks.enqueue_after_commit(session, content_service.GENERATE_TASK, row.id)
-    return _back("drafted", idea_id)
+    # The idea is used now: back to the used ideas, where it lists its requests.
+    return _back("drafted", idea_id, {"status": "used"})
 
 
 @router.post("/research/ideas/{idea_id}/dismiss")

@@ -55,15 +55,12 @@ UserId = Annotated[int, Path(ge=1, le=LARGEST_ID)]
 Act = Callable[[User | None, Actor], Awaitable[str]]
 
 
-async def locked_seconds(store: Store, accounts: list[User]) -> dict[int, float]:
-    """How long each locked-out account stays locked (only those that are).
-
-    (The login guard's own key; belongs in LoginGuard as a method, kept here until it has one.)
-    """
+async def locked_seconds(guard: LoginGuard, accounts: list[User]) -> dict[int, float]:
+    """How long each locked-out account stays locked (only those that are)."""
     remaining = {}
     for user in accounts:
-        seconds = await store.ttl(f"login-lock:{user.email}")
-        if seconds > 0:
+        seconds = await guard.locked_for(user.email)
+        if seconds is not None:
             remaining[user.id] = seconds
     return remaining
 
@@ -71,7 +68,7 @@ async def locked_seconds(store: Store, accounts: list[User]) -> dict[int, float]
 async def render_users(
     request: Request,
     session: AsyncSession,
-    store: Store,
+    guard: LoginGuard,
     visitor: Visitor,
     status_code: int = 200,
     error: str | None = None,
@@ -86,7 +83,7 @@ async def render_users(
         status_code,
         visitor=visitor,
         people=people,
-        locked=await locked_seconds(store, people),
+        locked=await locked_seconds(guard, people),
         roles=ROLES,
         error=error,
         notice=notice,
@@ -111,13 +108,14 @@ async def users_page(
     visitor = await admit(request, session, settings, Permission.manage_users, "/users")
     if not isinstance(visitor, Visitor):
         return visitor
+    guard = LoginGuard(store, settings)
     after = whole_number(after_id, 0) if after_id else None
     if after_id and after is None:
         return await render_users(
-            request, session, store, visitor, 422, f"after_id must be a user id, not {after_id!r}."
+            request, session, guard, visitor, 422, f"after_id must be a user id, not {after_id!r}."
         )
     return await render_users(
-        request, session, store, visitor, notice=NOTICES.get(done), after_id=after
+        request, session, guard, visitor, notice=NOTICES.get(done), after_id=after
     )
 
 
@@ -142,8 +140,9 @@ async def _perform(
             user = None if user_id is None else await users.get(session, user_id)
             notice = await act(user, actor_of(request, visitor.principal))
     except FinagencyError as error:
+        guard = LoginGuard(store, settings)
         return await render_users(
-            request, session, store, visitor, error.status_code, error.message, typed=typed
+            request, session, guard, visitor, error.status_code, error.message, typed=typed
         )
     anchor = f"#user-{user_id}" if user_id is not None else ""
     return RedirectResponse(f"/users?done={notice}{anchor}", status_code=status.HTTP_303_SEE_OTHER)
