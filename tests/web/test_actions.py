@@ -189,6 +189,16 @@ async def test_schedule_input_is_checked_and_shown(
     response = await _post(client, f"/content/{draft.id}/schedule", csrf, timezone="UTC")
     assert response.status_code == 422
     assert "Choose at least one channel" in response.text
+    far = await _post(
+        client,
+        f"/content/{draft.id}/schedule",
+        csrf,
+        channel_ids="1",
+        scheduled_at="9999-12-31T23:59",
+        timezone="America/Los_Angeles",
+    )
+    assert far.status_code == 422  # converting it to UTC would overflow
+    assert "between the years 2000 and 2200" in far.text
     at = scheduled_time("2030-01-02T09:30", "Asia/Kolkata")
     assert at.utcoffset() is not None
     assert at.isoformat() == "2030-01-02T09:30:00+05:30"

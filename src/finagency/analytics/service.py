@@ -84,8 +84,8 @@ async def today(session: AsyncSession, now: datetime) -> Today:
     )
 
 
-async def _per_day(session: AsyncSession, query: Select[str, int]) -> dict[date, int]:
-    return {date.fromisoformat(day): int(n) for day, n in (await session.execute(query)).all()}
+async def _per_day(session: AsyncSession, query: Select[date, int]) -> dict[date, int]:
+    return {day: int(n) for day, n in (await session.execute(query)).all()}
 
 
 async def daily(
@@ -95,7 +95,7 @@ async def daily(
     first = now.date() - timedelta(days=days - 1)
     since = datetime.combine(first, time(), tzinfo=now.tzinfo)
 
-    def grouped(moment: Any, *conditions: Any) -> Select[str, int]:
+    def grouped(moment: Any, *conditions: Any) -> Select[date, int]:
         day = utc_day(moment)
         return select(day, func.count()).where(moment >= since, *conditions).group_by(day)
 
@@ -117,7 +117,11 @@ async def daily(
     ]
 
 
-async def summary(session: AsyncSession, now: datetime | None = None) -> Summary:
+async def summary(
+    session: AsyncSession, now: datetime | None = None, series: bool = True
+) -> Summary:
+    """Today's figures, and the 30-day series unless `series` is false (the overview's polled
+    figures show only today's)."""
     now = now or utcnow()
     waiting = await _count(
         session, select(func.count()).select_from(Content).where(Content.status == "in_review")
@@ -146,7 +150,7 @@ async def summary(session: AsyncSession, now: datetime | None = None) -> Summary
         latest_snapshot_as_of=snapshot.as_of if snapshot else None,
         market_data_age_seconds=(now - snapshot.as_of).total_seconds() if snapshot else None,
         publishing_paused=bool(paused["paused"]),
-        daily=await daily(session, now),
+        daily=await daily(session, now) if series else [],
     )
 
 

@@ -164,6 +164,8 @@ def scheduled_time(scheduled_at: str, timezone: str) -> datetime:
         raise BadInput(f"{scheduled_at!r} is not a date and time.") from None
     if local.tzinfo is not None:
         raise BadInput("Give the time without a zone offset and choose the time zone.")
+    if not 2000 <= local.year <= 2200:  # 9999-12-31 west of UTC overflows when converted
+        raise BadInput("Choose a time between the years 2000 and 2200.")
     return local.replace(tzinfo=ZoneInfo(timezone))
 
 

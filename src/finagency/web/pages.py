@@ -44,7 +44,7 @@ async def overview_figures(
     visitor = await admit(request, session, settings, Permission.read, "/")
     if not isinstance(visitor, Visitor):
         return visitor
-    summary = await analytics_service.summary(session)
+    summary = await analytics_service.summary(session, series=False)
     return page(request, "_overview_figures.html", visitor=visitor, summary=summary)
 
 

@@ -49,7 +49,8 @@ WINDOW_LABELS = {
 DEFAULT_WINDOW = "week"
 MAX_SPAN = timedelta(days=93)
 EARLIEST, LATEST = 2000, 2200
-MAX_ROWS = 500
+# A page that stays quick (about 40 ms at 200 rows); more is a narrower window or a filter away.
+MAX_ROWS = 200
 TYPED = "%Y-%m-%dT%H:%M"  # a datetime-local field's value
 # What a page says after each action; the query string carries only the key, never free text.
 NOTICES = {
