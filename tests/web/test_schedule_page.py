@@ -617,3 +617,37 @@ async def test_only_admins_pause_and_resume_and_everyone_sees_the_banner(
     assert response.status_code == 303
     assert (await _paused(db_session))["paused"] is False
     assert 'id="paused-banner"' not in (await client.get("/schedule")).text
+
+
+async def test_a_published_post_is_retracted_with_a_reason_once(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    board = await _board(db_session)
+    path = f"/schedule/{board.published.id}/retract"
+    viewer = await sign_in(client, db_session, settings, Role.viewer)
+    assert f'action="{path}"' not in (await client.get(f"/schedule/{board.published.id}")).text
+    assert (await _post(client, path, viewer, reason="A wrong figure.")).status_code == 403
+
+    client.cookies.clear()
+    csrf = await sign_in(client, db_session, settings, Role.editor)
+    page = (await client.get(f"/schedule/{board.published.id}")).text
+    assert f'action="{path}"' in page
+    assert not _unlabelled_controls(page)
+    short = await _post(client, path, csrf, reason="no")
+    assert short.status_code == 422
+    assert "The reason needs 3 to 2000 characters" in short.text
+    await db_session.refresh(board.published)
+    assert board.published.retracted_at is None
+
+    # The file channel deletes by writing a retraction line beside the original.
+    done = await _post(client, path, csrf, reason="The close was misquoted.")
+    assert done.status_code == 303, done.text
+    assert "done=deleted" in done.headers["location"]
+    await db_session.refresh(board.published)
+    assert board.published.retracted_at is not None
+    outbox = settings.data_dir / "outbox" / f"{board.files.name}.jsonl"
+    assert f'"retraction":{board.published.id}' in outbox.read_text()
+    shown = (await client.get(f"/schedule/{board.published.id}")).text
+    assert f'action="{path}"' not in shown  # once only
+    again = await _post(client, path, csrf, reason="The close was misquoted.")
+    assert again.status_code == 409

@@ -611,7 +611,13 @@ async def retract(
     sent = Sent(
         post_id=publication.platform_post_id or publication.idempotency_key,
         url=publication.platform_url,
-        data=publication.platform_data or {},
+        # What the send recorded; the ids too, for a post a person resolved as published
+        # (the file channel's retraction line names the publication).
+        data={
+            "publication_id": publication.id,
+            "idempotency_key": publication.idempotency_key,
+            **(publication.platform_data or {}),
+        },
     )
     where = f" ({publication.platform_url})" if publication.platform_url else ""
     correction = Draft(

@@ -1,5 +1,5 @@
-"""The Schedule page's forms: cancel, retry, reschedule and resolve a publication; pause and
-resume publishing.
+"""The Schedule page's forms: cancel, retry, reschedule, resolve and retract a publication;
+pause and resume publishing.
 
 Each calls the publishing service as the API's routes do (the same permission, the same
 arguments, the dispatcher woken after the commit where the API wakes it), inside a savepoint so
@@ -189,6 +189,39 @@ async def resolve(
     typed = {"outcome": outcome, "note": note, "post_url": post_url}
     return await _perform(
         request, session, settings, publication_id, csrf_token, back, "publication", act, typed
+    )
+
+
+@router.post("/schedule/{publication_id}/retract")
+async def retract(
+    publication_id: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    csrf_token: CsrfField = "",
+    back: BackField = "",
+    reason: Annotated[str, Form(max_length=10000)] = "",
+) -> Response:
+    """As the API's /retract: the post is deleted where the platform allows it, elsewhere a
+    linked correction with the reason goes out."""
+
+    async def act(publication: Publication, actor: Actor) -> str:
+        why = reason.strip()
+        if not 3 <= len(why) <= 2000:
+            raise BadInput(f"The reason needs 3 to 2000 characters (it has {len(why)}).")
+        _, done = await publishing_service.retract(session, settings, actor, publication, why)
+        return done  # "deleted" or "corrected"
+
+    return await _perform(
+        request,
+        session,
+        settings,
+        publication_id,
+        csrf_token,
+        back,
+        "publication",
+        act,
+        {"reason": reason},
     )
 
 

@@ -58,6 +58,8 @@ NOTICES = {
     "retried": "Retrying now: the publication has a fresh round of attempts.",
     "rescheduled": "Rescheduled (inside the channel's posting window).",
     "resolved": "Resolved: your note is kept with the publication and in the audit log.",
+    "deleted": "Retracted: the post is deleted from the platform.",
+    "corrected": "Retracted: the platform keeps posts, so a linked correction went out.",
     "paused": "You paused publishing.",
     "resumed": "Publishing resumed: waiting publications go out now.",
 }
