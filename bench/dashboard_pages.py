@@ -53,7 +53,7 @@ TEXT = (
     "Volume was near its 20-day average.\\n\\nThis is not investment advice."
 )
 SEED = [
-    f"""
+    """
     INSERT INTO contents (id, type, status, current_revision, simulated, request_id,
                           created_at, updated_at)
     SELECT g, (ARRAY['market_update','news_analysis','educational','earnings_preview',
@@ -62,7 +62,7 @@ SEED = [
            1, true, g, now() - make_interval(mins => g), now() - make_interval(mins => g)
     FROM generate_series(1, :rows) AS g
     """,
-    f"""
+    """
     INSERT INTO content_requests (id, type, symbols, audience, tone, channels, status,
                                   content_id, attempts, created_at, updated_at)
     SELECT g, 'market_update', '["^GSPC"]', 'retail', 'neutral', '["x","file"]', 'done', g, 1,
@@ -117,8 +117,7 @@ SEED = [
 ]
 # Sequences follow the ids written above, so the app can still insert (sessions, audit).
 RESYNC = [
-    "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-    .format(table=table)
+    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
     for table in ("contents", "content_requests", "revisions", "channels")
 ]
 
