@@ -61,16 +61,16 @@ def _segments(before: list[str], after: list[str]) -> list[tuple[bool, str, str]
 
 
 def diff(old: str, new: str, old_number: int, new_number: int) -> RevisionDiff:
-    pieces: list[str] = []
+    pieces: list[Markup] = []
     inserted = deleted = 0
     for changed, before, after in _segments(TOKEN.findall(old), TOKEN.findall(new)):
         if not changed:
-            pieces.append(str(escape(before)))
+            pieces.append(escape(before))
             continue
         if before:
             deleted += _words(TOKEN.findall(before))
-            pieces.append(f"<del>{escape(before)}</del>")
+            pieces.append(Markup("<del>{}</del>").format(before))  # format() escapes it
         if after:
             inserted += _words(TOKEN.findall(after))
-            pieces.append(f"<ins>{escape(after)}</ins>")
-    return RevisionDiff(old_number, new_number, Markup("".join(pieces)), inserted, deleted)
+            pieces.append(Markup("<ins>{}</ins>").format(after))
+    return RevisionDiff(old_number, new_number, Markup("").join(pieces), inserted, deleted)
