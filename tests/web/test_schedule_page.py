@@ -28,6 +28,14 @@ from tests.web.test_pages import _unlabelled_controls
 NOW = datetime.now(UTC)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_now() -> None:
+    """Each test's own "now": the suite can run tests many minutes after importing this file,
+    and the window's edges (10 minutes ahead, 30 minutes ago) must hold against the real now."""
+    global NOW
+    NOW = datetime.now(UTC)
+
+
 async def _content(session: AsyncSession, title: str) -> Content:
     """Approved (revision 1) and scheduled, as content with publications is."""
     content = await make_draft(session, f"{title}\n\nThe index closed flat.", status="scheduled")
