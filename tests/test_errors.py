@@ -7,7 +7,9 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from finagency.accounts.permissions import Role
 from finagency.errors import Conflict
+from tests.fixtures.accounts import bearer, make_user
 
 PROBLEM = "application/problem+json"
 
@@ -102,3 +104,33 @@ async def test_htmx_requests_get_an_html_fragment(probe_client: httpx.AsyncClien
     assert response.headers["content-type"].startswith("text/html")
     assert "already scheduled" in response.text
     assert 'role="alert"' in response.text
+
+
+async def test_values_the_database_cannot_store_are_a_422_on_both_backends(
+    live_app: FastAPI, live_client: httpx.AsyncClient
+) -> None:
+    settings = live_app.state.settings
+    async with live_app.state.database.session() as session:
+        analyst = await make_user(session, settings, Role.analyst)
+    headers = bearer(settings, analyst)
+    for path in (
+        "/api/v1/content/9223372036854775808",  # beyond 64 bits: both backends refuse it
+        "/api/v1/channels/2147483648",  # beyond PostgreSQL's integer: a 404 on SQLite
+        "/api/v1/content/requests/9223372036854775808",
+    ):
+        answer = await live_client.get(path, headers=headers)
+        assert answer.status_code in {404, 422}, (path, answer.text)
+        if answer.status_code == 422:
+            assert answer.json()["type"].endswith("/unstorable-value")
+    huge = await live_client.get("/api/v1/content/9223372036854775808", headers=headers)
+    assert huge.status_code == 422
+    on_postgresql = settings.effective_database_url.startswith("postgresql")
+    beyond_integer = await live_client.get("/api/v1/channels/2147483648", headers=headers)
+    assert beyond_integer.status_code == (422 if on_postgresql else 404)
+    body = {"name": "w", "description": "a\u0000b", "symbols": ["^GSPC"]}
+    nul = await live_client.post("/api/v1/watchlists", json=body, headers=headers)
+    # SQLite stores a NUL; PostgreSQL cannot, and nothing is stored.
+    assert nul.status_code == (422 if on_postgresql else 201), nul.text
+    listed = (await live_client.get("/api/v1/watchlists", headers=headers)).json()
+    names = [w["name"] for w in (listed["items"] if isinstance(listed, dict) else listed)]
+    assert names.count("w") == (1 if nul.status_code == 201 else 0)

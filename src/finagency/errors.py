@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from redis.exceptions import RedisError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -161,9 +161,25 @@ async def _dependency_down(request: Request, error: Exception) -> Response:
     )
 
 
+async def _unstorable_value(request: Request, error: Exception) -> Response:
+    # A value the database refuses whatever the route: an id or number beyond its column
+    # (PostgreSQL's integer/bigint, SQLite's 64 bits, the last raised by Python as an
+    # OverflowError when binding) or a NUL character in text on PostgreSQL. The client sent it;
+    # the transaction is rolled back by the session, so nothing changed.
+    log.info("unstorable_value", error_type=type(error).__name__)
+    return problem_response(
+        request,
+        422,
+        "A value in the request cannot be stored: a number out of range, or a NUL character.",
+        "unstorable-value",
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FinagencyError, _finagency_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for unstorable in (DataError, OverflowError):
+        app.add_exception_handler(unstorable, _unstorable_value)
     for outage in (RedisError, OperationalError, InterfaceError):
         app.add_exception_handler(outage, _dependency_down)
