@@ -1,11 +1,15 @@
-"""Benchmark: server-side render time of every dashboard page with many content rows.
+"""Benchmark: server-side render time of every dashboard page and API list with many content rows.
 
 Run: .venv/bin/python bench/dashboard_pages.py  [--rows 10000] [--rows 100000] [--samples 60]
+     [--write]
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres). For each `--rows` it creates a database of
 its own (migrated), fills it with generate_series (contents with a revision each, a finding on
 every third, a content request each, one publication per ten contents over four channels, an
-audit event per content and some research ideas), and removes it at the end; it reports to
-stdout only.
+audit event per content and some research ideas), and removes it at the end. The rows are
+shaped like a history, one content a minute back from now: the newest 600 in every status, the
+older ones published, rejected or approved; publications a minute apart, the next 30 minutes'
+scheduled, the last two days' published, failed or unknown, older ones published or
+cancelled (a person resolves failures: they do not pile up for years).
 
 The app runs in this process (`create_app`, as `finagency serve` builds it) and is called
 through httpx's ASGI transport with a signed-in administrator's browser session: that is the
@@ -13,7 +17,8 @@ server-side time of a page (routing, guard, queries, Jinja2) without a network o
 Each page gets `--warmup` requests, then `--samples` timed ones, one at a time; the figure is
 the median and the 95th percentile. The baseline, measured in the same run on the same app,
 is `GET /login`: a page that renders the layout but reads nothing. Issue 7's target: each
-page's median under 50 ms with 10,000 content rows.
+page's median under 50 ms with 10,000 content rows. With `--write` the table also goes to
+docs/performance.md (bench/report.py).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fixtures.services import create_database, drop_database  # noqa: E402
 
+from bench import report  # noqa: E402
 from finagency import migrate  # noqa: E402
 from finagency.accounts import sessions  # noqa: E402
 from finagency.accounts.dependencies import SESSION_COOKIE  # noqa: E402
@@ -58,7 +64,12 @@ SEED = [
                           created_at, updated_at)
     SELECT g, (ARRAY['market_update','news_analysis','educational','earnings_preview',
                      'breaking_alert','weekly_recap'])[1 + g % 6],
-           (ARRAY['draft','in_review','approved','rejected','scheduled','published'])[1 + g % 6],
+           CASE WHEN g <= 600
+                THEN (ARRAY['draft','in_review','approved','rejected','scheduled',
+                            'published'])[1 + g % 6]
+                ELSE (ARRAY['published','published','published','rejected','published',
+                            'approved'])[1 + g % 6]
+           END,
            1, true, g, now() - make_interval(mins => g), now() - make_interval(mins => g)
     FROM generate_series(1, :rows) AS g
     """,
@@ -94,11 +105,17 @@ SEED = [
                               priority, scheduled_at, requested_at, due_at, attempts,
                               attempts_before_retry, platform_data, allow_simulated,
                               forced_duplicate, published_at, created_at, updated_at)
-    SELECT g, 1, 1 + g % 4, md5(g::text),
-           (ARRAY['scheduled','published','published','failed','unknown'])[1 + g % 5], 0,
-           now() + make_interval(mins => 30 - g / 10), now(), now(), 1, 0, '{}', false, false,
-           now(), now(), now()
-    FROM generate_series(1, :rows, 10) AS g
+    SELECT g, 1, 1 + g % 4, md5(g::text), status, 0, at, at, at, 1, 0, '{}', false, false,
+           CASE WHEN status = 'published' THEN at + interval '2 seconds' END, at, at
+    FROM (
+        SELECT g, now() + make_interval(mins => 30 - g / 10) AS at,
+               CASE WHEN g < 300 THEN 'scheduled'
+                    WHEN g < 3000 THEN (ARRAY['published','published','published','failed',
+                                              'unknown'])[1 + g % 5]
+                    ELSE (ARRAY['published','published','published','cancelled'])[1 + g % 4]
+               END AS status
+        FROM generate_series(1, :rows, 10) AS g
+    ) AS planned
     """,
     """
     INSERT INTO audit_events (occurred_at, action, actor_email, target_type, target_id, ip,
@@ -164,6 +181,12 @@ def pages(rows: int) -> list[tuple[str, str]]:
         ("channels", "/channels"),
         ("audit log", "/audit"),
         ("users", "/users"),
+        # The list endpoints of the API, keyset-paginated like the pages (issue 10's scaling).
+        ("API content list, newest", "/api/v1/content"),
+        ("API content list, filtered", "/api/v1/content?status=in_review&type=market_update"),
+        ("API content list, deep page", f"/api/v1/content?before_id={middle}"),
+        ("API publications, failed", "/api/v1/publications?status=failed"),
+        ("API audit log, deep page", f"/api/v1/audit?before_id={middle}"),
     ]
 
 
@@ -184,7 +207,10 @@ async def measure(
     return statistics.median(timings), p95, status
 
 
-async def run(settings: Settings, rows: int, warmup: int, samples: int) -> None:
+Figures = dict[str, tuple[float, float, int]]  # page → (median ms, p95 ms, status)
+
+
+async def run(settings: Settings, rows: int, warmup: int, samples: int) -> Figures:
     database = Database(settings)
     with database.sync_engine.begin() as connection:
         migrate.upgrade("head", connection=connection)
@@ -197,13 +223,32 @@ async def run(settings: Settings, rows: int, warmup: int, samples: int) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
             client.cookies.set(SESSION_COOKIE, cookie)
             baseline = None
+            figures: Figures = {}
             print(f"{'page':32} {'status':>6} {'median ms':>10} {'p95 ms':>8} {'× login':>8}")
             for label, path in pages(rows):
                 median, p95, status = await measure(client, path, warmup, samples)
                 baseline = baseline or median
+                figures[label] = (median, p95, status)
                 print(
                     f"{label:32} {status:>6} {median:>10.1f} {p95:>8.1f} {median / baseline:>8.1f}"
                 )
+            return figures
+
+
+def table(results: dict[int, Figures]) -> str:
+    """Markdown: a row per page, a column pair per size, the ratio to the login form."""
+    sizes = list(results)
+    head = "| page | " + " | ".join(f"{n:,} rows: median (p95) | × login" for n in sizes) + " |"
+    lines = [head, "|---" * (1 + 2 * len(sizes)) + "|"]
+    for label in results[sizes[0]]:
+        cells = []
+        for size in sizes:
+            median, p95, status = results[size][label]
+            baseline = next(iter(results[size].values()))[0]
+            shown = f"{median:.1f} ms ({p95:.1f})" + ("" if status == 200 else f" HTTP {status}")
+            cells += [shown, f"{median / baseline:.1f}"]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -211,11 +256,13 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append", help="content rows (repeatable)")
     parser.add_argument("--samples", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--write", action="store_true", help="put the table in the docs")
     args = parser.parse_args()
     print(
         f"{time.strftime('%Y-%m-%d')} · {platform.platform()} · Python "
         f"{platform.python_version()} · {os.cpu_count()} CPUs · load {os.getloadavg()[0]:.2f}"
     )
+    results: dict[int, Figures] = {}
     for rows in args.rows or [10_000]:
         name = f"finagency_bench_{uuid.uuid4().hex[:8]}"
         data_dir = Path(tempfile.mkdtemp(prefix="finagency-bench-"))
@@ -228,10 +275,12 @@ def main() -> None:
                 embedded_worker=False,
                 require_admin_totp=False,
             )
-            asyncio.run(run(settings, rows, args.warmup, args.samples))
+            results[rows] = asyncio.run(run(settings, rows, args.warmup, args.samples))
         finally:
             drop_database(name)
             shutil.rmtree(data_dir, ignore_errors=True)
+    if args.write:
+        report.write_section("dashboard", table(results))
 
 
 if __name__ == "__main__":

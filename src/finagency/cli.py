@@ -85,7 +85,7 @@ def serve(
 
     console.print(f"Serving the AI Finance Agency on http://{host}:{port}", highlight=False)
     uvicorn.run(
-        "finagency.app:create_app",
+        "finagency.app:create_served_app",
         factory=True,
         host=host,
         port=port,

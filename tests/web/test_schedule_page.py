@@ -255,6 +255,59 @@ async def test_filters_narrow_the_publications_and_windows_move(
     assert live.attrs["hx-trigger"] == "every 10s"
 
 
+async def test_the_table_lists_fifty_at_a_time_and_the_timeline_draws_them_all(
+    client: httpx.AsyncClient, db_session: AsyncSession, settings: Settings
+) -> None:
+    files = await make_channel(db_session, "file")
+    content = await _content(db_session, "Many posts")
+    # One content, a revision number per publication: the table joins titles by revision.
+    made = [
+        Publication(
+            content_id=content.id,
+            revision_number=number,
+            channel_id=files.id,
+            idempotency_key=uuid.uuid4().hex,
+            status="scheduled",
+            scheduled_at=NOW + timedelta(minutes=number),
+            requested_at=NOW,
+            due_at=NOW + timedelta(minutes=number),
+        )
+        for number in range(1, 121)
+    ]
+    db_session.add_all(made)
+    await db_session.commit()
+    in_order = [p.id for p in made]
+    await sign_in(client, db_session, settings, Role.viewer)
+
+    response = await client.get(f"/schedule?channel={files.id}")
+    assert "(1–50 of 120)" in response.text
+    first = read(response.text)
+    assert list(_rows(first)) == in_order[:50]
+    assert set(_markers(first)) == set(in_order)
+    assert not any(a.attrs.get("id") == "table-previous" for a in first.all("a"))
+    following = next(a for a in first.all("a") if a.attrs.get("id") == "table-next")
+    assert following.text.strip() == "Next 50"
+
+    second = read((await client.get(html.unescape(following.attrs["href"] or ""))).text)
+    assert list(_rows(second)) == in_order[50:100]
+    last_link = next(a for a in second.all("a") if a.attrs.get("id") == "table-next")
+    assert last_link.text.strip() == "Next 20"
+    # The polled region asks for the same page of the table.
+    live = next(e for e in second.all("div") if e.attrs.get("id") == "schedule-live")
+    assert "page=2" in (live.attrs["hx-get"] or "")
+
+    third = read((await client.get(html.unescape(last_link.attrs["href"] or ""))).text)
+    assert list(_rows(third)) == in_order[100:]
+    assert not any(a.attrs.get("id") == "table-next" for a in third.all("a"))
+    back = next(a for a in third.all("a") if a.attrs.get("id") == "table-previous")
+    assert "page=2" in (back.attrs["href"] or "")
+
+    beyond = await client.get(f"/schedule?channel={files.id}&page=4")
+    assert beyond.status_code == 200
+    assert _rows(read(beyond.text)) == {}
+    assert "This page of the table is empty" in beyond.text
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -267,6 +320,9 @@ async def test_filters_narrow_the_publications_and_windows_move(
         ("from=2030-01-02&to=2030-01-01", "must end after it starts"),
         ("from=2030-01-01&to=2030-12-01", "at most 93 days"),
         ("from=9999-12-01&to=9999-12-31", "between the years 2000 and 2200"),
+        ("page=0", "The table's page must be a whole number from 1 to 4"),
+        ("page=2x", "The table's page must be a whole number from 1 to 4"),
+        ("page=5", "The table's page must be a whole number from 1 to 4"),
     ],
 )
 async def test_bad_filters_get_a_422_with_the_reason(

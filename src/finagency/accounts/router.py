@@ -412,7 +412,7 @@ async def revoke_api_key(
 # --- audit log ------------------------------------------------------------------------------
 
 
-def _audit_filter(
+async def _audit_filter(
     action: Annotated[str | None, Query(max_length=64)] = None,
     actor_id: Annotated[int | None, Query(ge=0)] = None,
     target_type: Annotated[str | None, Query(max_length=32)] = None,

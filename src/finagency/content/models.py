@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -33,7 +34,8 @@ class ContentRequest(Base):
     type: Mapped[str] = mapped_column(String(32))
     symbols: Mapped[list[str]] = mapped_column(JSON)
     topic: Mapped[str | None] = mapped_column(String(500), default=None)
-    idea_id: Mapped[int | None] = mapped_column(default=None)
+    # Indexed for the Research page: which of the ideas shown were already asked for.
+    idea_id: Mapped[int | None] = mapped_column(default=None, index=True)
     audience: Mapped[str] = mapped_column(String(32), default="retail")
     tone: Mapped[str] = mapped_column(String(32), default="neutral")
     channels: Mapped[list[str]] = mapped_column(JSON)
@@ -52,11 +54,18 @@ class ContentRequest(Base):
 
 class Content(Base):
     __tablename__ = "contents"
+    __table_args__ = (
+        # The content list is newest first, filtered by status, type or both (keyset on id):
+        # each filter walks its own index in id order, so a page costs the same at any size.
+        Index("ix_contents_status_id", "status", "id"),
+        Index("ix_contents_type_id", "type", "id"),
+        Index("ix_contents_status_type_id", "status", "type", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     type: Mapped[str] = mapped_column(String(32))
     # draft → in_review → approved | rejected → scheduled
-    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
     current_revision: Mapped[int] = mapped_column(default=1)
     simulated: Mapped[bool] = mapped_column(default=False)
     request_id: Mapped[int | None] = mapped_column(default=None)

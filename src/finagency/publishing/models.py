@@ -67,6 +67,12 @@ class Publication(Base):
         # The overview's figures: published per day, failed or unknown since a moment.
         Index("ix_publications_published_at", "published_at"),
         Index("ix_publications_status_updated_at", "status", "updated_at"),
+        # A channel's rate budget (posts in the last day, and sends in flight) is read by the
+        # dispatcher on every claim and by the Channels page: without these, a full scan.
+        Index("ix_publications_channel_id_published_at", "channel_id", "published_at"),
+        Index("ix_publications_lease_expires_at", "lease_expires_at"),
+        # The Schedule page's window: what is planned in it (published ones by published_at).
+        Index("ix_publications_scheduled_at", "scheduled_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -49,8 +49,12 @@ WINDOW_LABELS = {
 DEFAULT_WINDOW = "week"
 MAX_SPAN = timedelta(days=93)
 EARLIEST, LATEST = 2000, 2200
-# A page that stays quick (about 40 ms at 200 rows); more is a narrower window or a filter away.
+# The timeline draws up to MAX_ROWS publications; more is a narrower window or a filter away.
+# The table lists them TABLE_ROWS at a time: a person reads 50 rows, and drawing all 200 as
+# rows with their forms made the page four times heavier (260 KB) and slower than the rest.
 MAX_ROWS = 200
+TABLE_ROWS = 50
+TABLE_PAGES = MAX_ROWS // TABLE_ROWS
 TYPED = "%Y-%m-%dT%H:%M"  # a datetime-local field's value
 # What a page says after each action; the query string carries only the key, never free text.
 NOTICES = {
@@ -63,7 +67,7 @@ NOTICES = {
     "paused": "You paused publishing.",
     "resumed": "Publishing resumed: waiting publications go out now.",
 }
-FILTER_KEYS = ("window", "from", "to", "status", "channel")
+FILTER_KEYS = ("window", "from", "to", "status", "channel", "page")
 PUBLICATION_ID = re.compile(r"[0-9]{1,18}")
 
 
@@ -76,6 +80,7 @@ class Asked:
     end: str = ""
     statuses: tuple[str, ...] = ()
     channel: str = ""
+    page: str = ""  # of the table
 
     @classmethod
     def from_query(cls, query: str) -> Asked:
@@ -91,12 +96,13 @@ class Asked:
             end=first["to"],
             statuses=tuple(dict.fromkeys(values["status"])),
             channel=first["channel"],
+            page=first["page"],
         )
 
     def query(self, **extra: str) -> str:
         pairs = [("window", self.window), ("from", self.start), ("to", self.end)]
         pairs += [("status", s) for s in self.statuses]
-        pairs += [("channel", self.channel), *extra.items()]
+        pairs += [("channel", self.channel), ("page", self.page), *extra.items()]
         return urlencode([(key, value) for key, value in pairs if value])
 
 
@@ -109,6 +115,7 @@ class Filters:
     end: datetime
     statuses: tuple[str, ...]
     channel_id: int | None
+    page: int = 1
 
     @property
     def custom(self) -> bool:
@@ -126,7 +133,11 @@ class Filters:
         return moved.query()
 
     def around_now(self) -> str:
-        return replace(self.asked, start="", end="").query()
+        return replace(self.asked, start="", end="", page="").query()
+
+    def table_page(self, number: int) -> str:
+        """The query of another page of the table, in the same window and filters."""
+        return replace(self.asked, page=str(number) if number > 1 else "").query()
 
 
 def _moment(text: str, name: str, problems: list[str]) -> datetime | None:
@@ -173,7 +184,13 @@ def check(asked: Asked, channels: Sequence[Channel], now: datetime) -> tuple[Fil
         if channel_id is None:
             problems.append(f"Unknown channel {asked.channel!r}.")
     statuses = tuple(s for s in asked.statuses if s in STATUSES)
-    return Filters(asked, start, end, statuses, channel_id), problems
+    page = 1
+    if asked.page:
+        if asked.page.isdigit() and 1 <= int(asked.page) <= TABLE_PAGES:
+            page = int(asked.page)
+        else:
+            problems.append(f"The table's page must be a whole number from 1 to {TABLE_PAGES}.")
+    return Filters(asked, start, end, statuses, channel_id, page), problems
 
 
 # --- reading the publications ------------------------------------------------------------------
@@ -331,6 +348,7 @@ async def _read(session: AsyncSession, visitor: Visitor, asked: Asked) -> Board:
     # Everything drawn comes from these facts: the same facts, the same HTML.
     facts = (
         now,
+        filters.page,
         visitor.role,
         sorted(paused.items()),
         [(c.id, c.name, c.type, c.enabled) for c in channel_list],
@@ -366,9 +384,14 @@ def _draw(board: Board) -> dict[str, Any]:
         rows = board.rows[:MAX_ROWS]
         shown = [c for c in context["channels"] if filters.channel_id in (None, c.id)]
         timeline = layout(rows, shown, filters.start, filters.end, context["now"])
+        first = (filters.page - 1) * TABLE_ROWS
         live = _fragment(
             "_schedule_live.html",
-            rows=rows,
+            rows=rows[first : first + TABLE_ROWS],
+            first=first,
+            table_rows=TABLE_ROWS,
+            total=len(rows),
+            pages=-(-len(rows) // TABLE_ROWS),
             more=len(board.rows) > MAX_ROWS,
             timeline=timeline,
             **context,
