@@ -38,6 +38,8 @@ console = Console()
 errors = Console(stderr=True)
 
 USAGE_ERROR = 2
+# An idle connection is kept longer than nginx keeps its idle upstream connections (60 s).
+KEEP_ALIVE_SECONDS = 75
 
 
 def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
@@ -96,6 +98,9 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=",".join(settings.trusted_proxies),
         timeout_graceful_shutdown=20,
+        # Longer than nginx keeps an idle upstream connection (60 s): with uvicorn's 5 s, nginx
+        # could reuse a connection the app was closing, and a POST got a 502.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
 
 
