@@ -55,6 +55,12 @@ def beat_schedule(
             "schedule": crontab(minute="*"),
             "options": {"expires": 50},
         },
+        # Requests whose message was lost (broker down, worker died) are sent again.
+        "content.recover_requests": {
+            "task": "content.recover_requests",
+            "schedule": crontab(minute="*"),
+            "options": {"expires": 50},
+        },
         "research.fetch_feeds": {
             "task": "research.fetch_feeds",
             "schedule": crontab(minute="*/15"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from finagency.content import schedules, service
+from finagency.content import recovery, schedules, service
 from finagency.db import get_database, utcnow
 
 
@@ -22,3 +22,11 @@ def run_schedules() -> int:
     database = get_database()
     with database.sync_session() as session:
         return schedules.run_due(session, database.settings, utcnow())
+
+
+@shared_task(name=recovery.RECOVER_TASK)
+def recover_requests() -> int:
+    """Send again the requests the queue lost (safe twice: generation claims each request)."""
+    database = get_database()
+    with database.sync_session() as session:
+        return recovery.recover(session, database.settings, utcnow())
