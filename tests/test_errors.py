@@ -1,11 +1,15 @@
 """Every error a client can cause is a problem document with a 4xx status; a bug is a bare 500."""
 
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 
 from finagency.accounts.permissions import Role
 from finagency.errors import Conflict
@@ -134,3 +138,45 @@ async def test_values_the_database_cannot_store_are_a_422_on_both_backends(
     listed = (await live_client.get("/api/v1/watchlists", headers=headers)).json()
     names = [w["name"] for w in (listed["items"] if isinstance(listed, dict) else listed)]
     assert names.count("w") == (1 if nul.status_code == 201 else 0)
+
+
+def _sqlite_write_error(url: str, setup: str) -> OperationalError:
+    """The real error SQLite gives to an INSERT on a database `setup` leaves unwritable."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(setup)
+            connection.exec_driver_sql("INSERT INTO filler VALUES (randomblob(65536))")
+    except OperationalError as error:
+        return error
+    finally:
+        engine.dispose()
+    raise AssertionError(f"{url}: the write went through")
+
+
+@pytest.mark.parametrize(
+    ("opened", "setup", "status", "slug"),
+    [
+        # The data dir full: no page left for the row.
+        ("", "PRAGMA max_page_count=2", 507, "storage-full"),
+        # The database file opened read-only (a read-only mount or file).
+        ("?mode=ro&uri=true", "SELECT 1", 503, "storage-read-only"),
+    ],
+)
+async def test_a_data_dir_that_takes_no_write_is_named_not_a_dependency_outage(
+    app: FastAPI, tmp_path: Path, opened: str, setup: str, status: int, slug: str
+) -> None:
+    path = tmp_path / "unwritable.db"
+    with sqlite3.connect(path) as seed:
+        seed.execute("CREATE TABLE filler (body BLOB)")
+    error = _sqlite_write_error(f"sqlite:///{'file:' if opened else ''}{path}{opened}", setup)
+
+    @app.post("/api/v1/_store")
+    async def store() -> None:
+        raise error
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        body = assert_problem(await http.post("/api/v1/_store"), status)
+    assert str(body["type"]).endswith(f"/{slug}")
+    assert "nothing was stored" in str(body["detail"])

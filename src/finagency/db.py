@@ -154,10 +154,12 @@ class Database:
         async with self._async_sessions() as session:
             try:
                 yield session
-                await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
+            # Not rolled back: a failure after the commit (an after-commit enqueue to a broker
+            # that is down) would be hidden behind the rollback's "session is committed" error.
+            await session.commit()
 
     @contextmanager
     def sync_session(self) -> Iterator[Session]:
@@ -167,10 +169,10 @@ class Database:
         with self._sync_sessions() as session:
             try:
                 yield session
-                session.commit()
             except BaseException:
                 session.rollback()
                 raise
+            session.commit()  # not rolled back on failure: see session()
 
     async def ping(self) -> None:
         async with self.async_engine.connect() as connection:

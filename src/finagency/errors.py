@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from html import escape
 from http import HTTPStatus
@@ -11,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from kombu.exceptions import OperationalError as BrokerUnreachable
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -161,6 +163,32 @@ async def _dependency_down(request: Request, error: Exception) -> Response:
     )
 
 
+# What SQLite answers when the data dir cannot take a write (by primary result code): an
+# operator must make room or fix the mount, so retrying soon does not help; reads still work.
+_STORAGE_PROBLEMS = {
+    sqlite3.SQLITE_FULL: (
+        507,
+        "The data directory is full: nothing was stored. Reading still works.",
+        "storage-full",
+    ),
+    sqlite3.SQLITE_READONLY: (
+        503,
+        "The database is read-only: nothing was stored. Reading still works.",
+        "storage-read-only",
+    ),
+}
+
+
+async def _database_error(request: Request, error: Exception) -> Response:
+    code = getattr(getattr(error, "orig", None), "sqlite_errorcode", None)
+    problem = _STORAGE_PROBLEMS.get(code & 0xFF) if isinstance(code, int) else None
+    if problem is None:
+        return await _dependency_down(request, error)
+    status, detail, slug = problem
+    log.error("storage_unwritable", problem=slug, error=str(getattr(error, "orig", error)))
+    return problem_response(request, status, detail, slug)
+
+
 async def _unstorable_value(request: Request, error: Exception) -> Response:
     # A value the database refuses whatever the route: an id or number beyond its column
     # (PostgreSQL's integer/bigint, SQLite's 64 bits, the last raised by Python as an
@@ -181,5 +209,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for unstorable in (DataError, OverflowError):
         app.add_exception_handler(unstorable, _unstorable_value)
-    for outage in (RedisError, OperationalError, InterfaceError):
+    for outage in (RedisError, InterfaceError, BrokerUnreachable):
         app.add_exception_handler(outage, _dependency_down)
+    app.add_exception_handler(OperationalError, _database_error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import tempfile
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -383,15 +384,48 @@ def _production_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def _unwritable(folder: Path) -> str | None:
+    """Why nothing can be written in `folder` (or, until it is made, in its nearest existing
+    parent), or None if it can. Leaves nothing behind."""
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            return None
+    except OSError as error:
+        return error.strerror or str(error)
+
+
+def _sqlite_folder_problems(settings: Settings) -> list[str]:
+    # SQLite writes its WAL and lock files beside the database: a folder it cannot write would
+    # let the process start and then fail every request, so it is refused at start.
+    if not settings.is_sqlite:
+        return []
+    folder = Path(settings.sync_database_url.database or "").expanduser().resolve().parent
+    problem = _unwritable(folder)
+    if problem is None:
+        return []
+    variable = env_name("data_dir" if settings.database_url is None else "database_url")
+    return [f"{variable}: cannot write the SQLite database in {folder}: {problem}"]
+
+
 def _development_secret(data_dir: Path) -> SecretStr:
     """Generate the development secret once and keep it, readable by its owner only."""
     path = data_dir / SECRET_KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-    return SecretStr(path.read_text().strip())
+    try:
+        if not path.exists():
+            data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return SecretStr(path.read_text().strip())
+    except OSError as error:
+        raise ConfigurationError(
+            [
+                f"{env_name('data_dir')}: cannot keep the generated secret in {path}: "
+                f"{error.strerror or error} (make the folder writable or set "
+                f"{env_name('secret_key')})"
+            ]
+        ) from None
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -400,7 +434,7 @@ def load_settings(**overrides: Any) -> Settings:
         settings = Settings(**overrides)
     except ValidationError as error:
         raise ConfigurationError(_problems_from(error)) from None
-    problems = _production_problems(settings)
+    problems = _production_problems(settings) + _sqlite_folder_problems(settings)
     if problems:
         raise ConfigurationError(problems)
     if settings.secret_key is None:
