@@ -323,11 +323,14 @@ async def _near_duplicate(
         .order_by(Publication.id.desc())
         .limit(500)
     )
-    mine = similarity.fingerprint(text)
+    # Compared without the channel's disclaimer, as the compliance rule compares them: every
+    # post ends with the same one, and kept in, it made different updates look like twins.
+    disclaimer = policy.disclaimer_for(policy.profile_for(channel.type))
+    mine = similarity.fingerprint(text, disclaimer)
     if mine is None:
         return None
     for publication, other_text in rows.all():
-        theirs = similarity.fingerprint(other_text)
+        theirs = similarity.fingerprint(other_text, disclaimer)
         if theirs is not None and mine.similarity(theirs) >= similarity.THRESHOLD:
             return publication
     return None
