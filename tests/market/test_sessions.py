@@ -3,6 +3,8 @@
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
+import exchange_calendars as xcals
+import pandas as pd
 import pytest
 
 from finagency.market import calendars
@@ -59,3 +61,23 @@ def test_a_year_of_bars_at_other_instants_gets_what_the_calendar_search_answers(
     searched = counted_search(monkeypatch)
     assert calendars.sessions_at(code, instants) == slow
     assert later[0] in searched  # no open there: the calendar answered, not the opens
+
+
+@pytest.mark.parametrize("code", CALENDARS)
+def test_open_and_trading_day_answer_as_the_calendars_minute_lookups(code: str) -> None:
+    # The calendar's own lookups build an index of every trading minute (hundreds of MB over
+    # the catalogue's history); ours bisect the sessions. A calendar of its own, one year long,
+    # keeps the test's index small.
+    own = xcals.get_calendar(code, start="2024-12-01", end="2026-01-31")
+    instants = []
+    for day in calendars.sessions(code, FIRST, LAST):
+        opened, closed = calendars.session_bounds(code, day)
+        second = timedelta(seconds=1)
+        midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        instants += [opened - second, opened, opened + second, opened + (closed - opened) / 2]
+        instants += [closed - second, closed, closed + second, midnight]
+    for at in instants:
+        minute = pd.Timestamp(at).floor("min")
+        assert calendars.is_open(code, at) == own.is_open_on_minute(minute, ignore_breaks=True), at
+        expected = own.minute_to_session(minute, direction="previous").date()
+        assert calendars.last_session(code, at) == expected, at

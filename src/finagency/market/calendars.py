@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
 import warnings
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
@@ -29,9 +31,9 @@ def calendar(code: str) -> xcals.ExchangeCalendar:
 
 
 def is_open(code: str, at: datetime) -> bool:
-    return bool(
-        calendar(code).is_open_on_minute(pd.Timestamp(at.astimezone(UTC)), ignore_breaks=True)
-    )
+    """Whether `at` falls between a session's open and its close (lunch breaks count as open)."""
+    index = _session_index(code, at)
+    return index >= 0 and at < _ordered(code).closes[index]
 
 
 def sessions(code: str, start: date, end: date) -> list[date]:
@@ -47,9 +49,10 @@ def sessions(code: str, start: date, end: date) -> list[date]:
 
 def last_session(code: str, at: datetime) -> date:
     """The trading day that `at` falls in, or the last one before it when the market is shut."""
-    cal = calendar(code)
-    minute = pd.Timestamp(at.astimezone(UTC)).floor("min")
-    return cal.minute_to_session(minute, direction="previous").date()
+    index = _session_index(code, at)
+    if index < 0:
+        raise ValueError(f"{at.isoformat()} is before the first session of {code}")
+    return _ordered(code).days[index]
 
 
 @lru_cache(maxsize=32)
@@ -63,6 +66,33 @@ def _bounds(code: str) -> dict[date, tuple[datetime, datetime]]:
             schedule.index, schedule["open"], schedule["close"], strict=True
         )
     }
+
+
+@dataclass(frozen=True)
+class _Ordered:
+    """The sessions in order, with their opens and closes, for bisecting."""
+
+    days: list[date]
+    opens: list[datetime]
+    closes: list[datetime]
+
+
+@lru_cache(maxsize=32)
+def _ordered(code: str) -> _Ordered:
+    # The calendar's own minute lookups (is_open_on_minute, minute_to_session) build an index of
+    # every trading minute since FIRST_DAY: about 280 MB for the catalogue's six calendars, held
+    # by every worker process. A bisect over the sessions answers the same from a few hundred KB.
+    bounds = _bounds(code)
+    return _Ordered(
+        days=list(bounds),
+        opens=[opened for opened, _ in bounds.values()],
+        closes=[closed for _, closed in bounds.values()],
+    )
+
+
+def _session_index(code: str, at: datetime) -> int:
+    """The index of the last session that opened at or before `at`; -1 if none did."""
+    return bisect.bisect_right(_ordered(code).opens, at.astimezone(UTC)) - 1
 
 
 @lru_cache(maxsize=32)
