@@ -2,11 +2,12 @@
 nginx, beside a bare FastAPI hello-world started by the same run.
 
 Run: .venv/bin/python bench/http_endpoints.py  [--duration 10] [--connections 64] [--threads 2]
-     [--warmup 2] [--rows 5000] [--no-profile]
+     [--warmup 2] [--rows 5000] [--no-profile] [--write]
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres), Redis on 127.0.0.1:6379, nginx and wrk
 (Debian: apt-get install nginx wrk). It creates a database of its own (migrated and seeded), uses
 a Redis key prefix of its own, and removes both, its processes and its temp dir at the end; it
-reports to stdout only. About four minutes with the defaults.
+reports to stdout, and with --write also to docs/performance.md (bench/report.py). About four
+minutes with the defaults.
 
 What runs, all on this machine:
 - `finagency serve` (one process, as the image runs it; FINAGENCY_ENV=production) on that
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import builtins
 import contextlib
 import os
 import secrets
@@ -87,6 +89,7 @@ from tests.fixtures.services import (  # noqa: E402
 )
 from tests.infra.fixtures_nginx import Edge, render_nginx, running_nginx  # noqa: E402
 
+from bench import report as report_module  # noqa: E402
 from finagency import migrate, tasks  # noqa: E402
 from finagency.accounts import sessions  # noqa: E402
 from finagency.accounts.audit import Actor  # noqa: E402
@@ -219,6 +222,7 @@ def main() -> None:
     parser.add_argument(
         "--no-profile", dest="profile", action="store_false", help="skip the sampled quotes run"
     )
+    parser.add_argument("--write", action="store_true", help="put the tables in the docs")
     args = parser.parse_args()
     for tool in ("wrk", "nginx"):
         if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
@@ -441,6 +445,12 @@ def report(
     args: argparse.Namespace,
     load: float,
 ) -> None:
+    lines: list[str] = []
+
+    def print(line: str = "") -> None:  # noqa: A001 - every line also goes to the docs
+        lines.append(line)
+        builtins.print(line)
+
     print(f"\n# HTTP endpoints benchmark, {machine(load, POSTGRES_ADMIN_URL, REDIS_URL)}")
     print(
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
@@ -498,6 +508,9 @@ def report(
             f"peak {peak:.0f} MB" + (verdict if name == "app" else "")
         )
     print("no worker process ran (content requests wait in the database and on the queue)")
+    if args.write:
+        # The markdown table and the verdicts; the heading line is the docs' own.
+        report_module.write_section("http", "\n".join(lines[2:]))
 
 
 # --- where the time goes ---------------------------------------------------------------------

@@ -158,9 +158,10 @@ async def override(desk: Desk, content_id: int) -> None:
 
 async def schedule_now(desk: Desk, content_id: int) -> None:
     """As the API's POST /publications does, with force_duplicate: compliance has judged the
-    text already, and the scheduling check's own near-duplicate scan refuses most of these
-    drafts (it keeps the disclaimer in the texts it compares) while costing this process so
-    much that with two workers it, not the workers, set the pace."""
+    text already (the near duplicates among these drafts, all written from one snapshot, were
+    overridden by the admin, and scheduling would refuse them again until forced), and the
+    scheduling check's own near-duplicate scan cost this process so much that with two
+    workers it, not the workers, set the pace."""
     spec = publishing_service.ScheduleSpec(
         content_id, [desk.channel_id], utcnow(), force_duplicate=True
     )
