@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finagency.accounts.permissions import Role
 from finagency.analytics import service
+from finagency.cache import MemoryStore
 from finagency.publishing import state
 from finagency.settings import Settings
 from tests.fixtures.accounts import bearer, make_user
@@ -77,6 +79,43 @@ async def test_todays_figures_and_the_30_days(db_session: AsyncSession) -> None:
     assert (yesterday.requested, yesterday.published, yesterday.failed) == (1, 1, 1)
     assert summary.daily[0].requested == 1
     assert sum(row.requested for row in summary.daily) == 5  # the 31-day-old one is outside
+
+
+async def test_the_earlier_days_are_counted_once_and_today_every_time(
+    db_session: AsyncSession,
+) -> None:
+    await _a_day_of_work(db_session)
+    store = MemoryStore()
+    first = await service.summary(db_session, NOW, store=store)
+    # Counted afresh, the figures are the same as without a store.
+    assert first.daily == (await service.summary(db_session, NOW)).daily
+    await make_request(db_session, NOW - timedelta(minutes=5))
+    await make_request(db_session, YESTERDAY)
+    kept = {
+        row.day: row.requested
+        for row in (await service.summary(db_session, NOW, store=store)).daily
+    }
+    assert (kept[NOW.date()], kept[YESTERDAY.date()]) == (4, 1)  # yesterday's as counted before
+    fresh = {row.day: row.requested for row in (await service.summary(db_session, NOW)).daily}
+    assert (fresh[NOW.date()], fresh[YESTERDAY.date()]) == (4, 2)
+    # The next day's series does not reuse this one.
+    tomorrow = await service.summary(db_session, NOW + timedelta(days=1), store=store)
+    assert {row.day: row.requested for row in tomorrow.daily}[YESTERDAY.date()] == 2
+
+
+async def test_the_series_is_counted_without_redis_while_it_is_away(
+    db_session: AsyncSession,
+) -> None:
+    class Away(MemoryStore):
+        async def get(self, key: str) -> str | None:
+            raise RedisError("Connection refused")
+
+        async def set(self, key: str, value: str, ttl_seconds: float) -> None:
+            raise RedisError("Connection refused")
+
+    await _a_day_of_work(db_session)
+    without = await service.summary(db_session, NOW, store=Away())
+    assert without.daily == (await service.summary(db_session, NOW)).daily
 
 
 async def test_an_empty_day_has_no_rate_and_no_lag(db_session: AsyncSession) -> None:

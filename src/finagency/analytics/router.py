@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from finagency.accounts.dependencies import require
+from finagency.accounts.dependencies import StoreDep, require
 from finagency.accounts.permissions import Permission
 from finagency.accounts.sessions import Principal
 from finagency.analytics import service
@@ -17,6 +17,7 @@ Reader = Annotated[Principal, require(Permission.read)]
 
 
 @router.get("/analytics/summary", tags=["analytics"])
-async def summary(principal: Reader, session: SessionDep) -> Summary:
-    """Today's figures (UTC day), what needs a person, market data age, and 30 days by day."""
-    return await service.summary(session)
+async def summary(principal: Reader, session: SessionDep, store: StoreDep) -> Summary:
+    """Today's figures (UTC day), what needs a person, market data age, and 30 days by day
+    (the days before today as counted up to five minutes ago)."""
+    return await service.summary(session, store=store)

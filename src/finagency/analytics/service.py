@@ -1,4 +1,5 @@
-"""Today's figures and a 30-day series, each one SQL query over the ledgers.
+"""Today's figures and a 30-day series, each one SQL query over the ledgers (the series' days
+before today may come from the store, counted a few minutes earlier).
 
 "Today" is the UTC day. A publication counts on the day it reached its current state:
 published by its published_at, failed or unknown by its updated_at (a failure that a person
@@ -7,14 +8,18 @@ retries is no longer counted as failed).
 
 from __future__ import annotations
 
+import contextlib
+import json
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finagency.analytics.expressions import seconds_between, utc_day
 from finagency.analytics.schemas import DailyFigures, Summary, Today
+from finagency.cache import Store
 from finagency.content.models import Content, ContentRequest
 from finagency.db import utcnow
 from finagency.market.models import MarketSnapshot
@@ -23,6 +28,8 @@ from finagency.publishing.models import Channel, Publication
 from finagency.research.models import ContentIdea
 
 SERIES_DAYS = 30
+EARLIER_DAYS_SECONDS = 300
+Counted = dict[date, tuple[int, int, int]]  # day → (requested, published, failed)
 ENDED = ("published", "failed", "unknown")
 NEEDS_ATTENTION = ("failed", "unknown")
 
@@ -88,16 +95,13 @@ async def _per_day(session: AsyncSession, query: Select[date, int]) -> dict[date
     return {day: int(n) for day, n in (await session.execute(query)).all()}
 
 
-async def daily(
-    session: AsyncSession, now: datetime, days: int = SERIES_DAYS
-) -> list[DailyFigures]:
-    """One row per UTC day, oldest first, today last; days without activity are zeros."""
-    first = now.date() - timedelta(days=days - 1)
-    since = datetime.combine(first, time(), tzinfo=now.tzinfo)
+async def _counted(session: AsyncSession, since: datetime, until: datetime | None) -> Counted:
+    """Requested, published and failed per UTC day from `since` (to `until`, if given)."""
 
     def grouped(moment: Any, *conditions: Any) -> Select[date, int]:
         day = utc_day(moment)
-        return select(day, func.count()).where(moment >= since, *conditions).group_by(day)
+        bounds = [moment >= since] + ([moment < until] if until is not None else [])
+        return select(day, func.count()).where(*bounds, *conditions).group_by(day)
 
     requested = await _per_day(session, grouped(ContentRequest.created_at))
     published = await _per_day(
@@ -106,22 +110,58 @@ async def daily(
     failed = await _per_day(
         session, grouped(Publication.updated_at, Publication.status == "failed")
     )
+    return {
+        day: (requested.get(day, 0), published.get(day, 0), failed.get(day, 0))
+        for day in {*requested, *published, *failed}
+    }
+
+
+async def _earlier_days(
+    session: AsyncSession, store: Store | None, first: date, today: datetime
+) -> Counted:
+    """The series before today, kept EARLIER_DAYS_SECONDS in the store: those days hardly
+    change (a failed post retried leaves its day's failures), and counting them is what grew
+    with the data (25 → 51 ms for the overview from 10,000 to 1,000,000 contents)."""
+    since = datetime.combine(first, time(), tzinfo=today.tzinfo)
+    key = f"analytics:earlier-days:{first.isoformat()}:{today.date().isoformat()}"
+    try:
+        cached = await store.get(key) if store is not None else None
+    except RedisError:
+        cached = None  # the figures come from the database alone while Redis is away
+    if cached is not None:
+        return {date.fromisoformat(day): (r, p, f) for day, (r, p, f) in json.loads(cached).items()}
+    counted = await _counted(session, since, today)
+    if store is not None:
+        with contextlib.suppress(RedisError):
+            body = json.dumps({day.isoformat(): list(row) for day, row in counted.items()})
+            await store.set(key, body, EARLIER_DAYS_SECONDS)
+    return counted
+
+
+async def daily(
+    session: AsyncSession, now: datetime, days: int = SERIES_DAYS, store: Store | None = None
+) -> list[DailyFigures]:
+    """One row per UTC day, oldest first, today last; days without activity are zeros. Today
+    is always counted afresh; with a store, the earlier days come from it when it has them."""
+    first = now.date() - timedelta(days=days - 1)
+    midnight = start_of_day(now)
+    counted = await _earlier_days(session, store, first, midnight)
+    counted.update(await _counted(session, midnight, None))
     return [
-        DailyFigures(
-            day=day,
-            requested=requested.get(day, 0),
-            published=published.get(day, 0),
-            failed=failed.get(day, 0),
-        )
+        DailyFigures(day=day, requested=r, published=p, failed=f)
         for day in (first + timedelta(days=n) for n in range(days))
+        for r, p, f in [counted.get(day, (0, 0, 0))]
     ]
 
 
 async def summary(
-    session: AsyncSession, now: datetime | None = None, series: bool = True
+    session: AsyncSession,
+    now: datetime | None = None,
+    series: bool = True,
+    store: Store | None = None,
 ) -> Summary:
     """Today's figures, and the 30-day series unless `series` is false (the overview's polled
-    figures show only today's)."""
+    figures show only today's); `store` keeps the series' earlier days a few minutes."""
     now = now or utcnow()
     waiting = await _count(
         session, select(func.count()).select_from(Content).where(Content.status == "in_review")
@@ -150,7 +190,7 @@ async def summary(
         latest_snapshot_as_of=snapshot.as_of if snapshot else None,
         market_data_age_seconds=(now - snapshot.as_of).total_seconds() if snapshot else None,
         publishing_paused=bool(paused["paused"]),
-        daily=await daily(session, now) if series else [],
+        daily=await daily(session, now, store=store) if series else [],
     )
 
 

@@ -31,7 +31,7 @@ async def overview(request: Request, session: SessionDep, settings: SettingsDep)
     visitor = await admit(request, session, settings, Permission.read, "/")
     if not isinstance(visitor, Visitor):
         return visitor
-    summary = await analytics_service.summary(session)
+    summary = await analytics_service.summary(session, store=request.app.state.store)
     ideas = await analytics_service.latest_ideas(session, 5)
     return page(request, "overview.html", visitor=visitor, summary=summary, ideas=ideas)
 
