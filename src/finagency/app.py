@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy.exc import SQLAlchemyError
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from finagency import __version__, db, tasks
+from finagency import __version__, db, openapi, tasks
 from finagency.accounts import sessions
 from finagency.api import api_router
 from finagency.cache import create_store
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.database = db.Database(settings)
 
     install_error_handlers(app)
+    openapi.document_problems(app)
     app.include_router(system_router.router)
     app.include_router(api_router)
     # Images at /media/<name>, outside /api/v1 (nginx serves the same files when in front).

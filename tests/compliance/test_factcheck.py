@@ -287,3 +287,10 @@ def test_percentages_perturbed_beyond_the_tolerance_always_fail(
         return  # a bare figure is read as a size: -1.2 written as "1.2%" is right
     findings = check(sentence(perturbed), snapshot)
     assert len(findings) == 1, sentence(perturbed)
+
+
+def test_a_figure_too_long_for_a_float_is_untraceable() -> None:
+    # Found by the fuzzing (tests/fuzz/test_number_extractor.py): 400 digits read as infinity,
+    # whose infinite tolerance matched every snapshot value, so the figure passed.
+    text = f"The S&P 500 closed at {'9' * 400} today."
+    assert flagged(text) == ["9" * 400]

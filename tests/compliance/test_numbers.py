@@ -204,3 +204,14 @@ def test_every_figure_of_a_post_with_its_span() -> None:
         (NumberKind.basis_points, "25 bps"),
         (NumberKind.time, "4 pm"),
     ]
+
+
+# Found by the fuzzing (tests/fuzz/test_number_extractor.py).
+
+
+@pytest.mark.parametrize("spacing", ["\n", "\t", "\u2003", "  "])
+def test_lakh_crore_split_by_any_whitespace(spacing: str) -> None:
+    # A newline, a tab or an em space between the words raised KeyError.
+    figure = only(f"a budget of ₹2 lakh{spacing}crore")
+    assert figure.value == 2e12
+    assert figure.kind == NumberKind.currency

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from finagency.research import feeds
@@ -164,3 +165,85 @@ def test_control_characters_never_reach_a_title() -> None:
     body = rss([Story("Nifty\x0b ends\t higher", "https://e.com/n", NOW)])
     (entry,) = feeds.parse(body, now=NOW).entries
     assert entry.title == "Nifty ends higher"
+
+
+# Found by the fuzzing (tests/fuzz/test_feed_parsers.py).
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("http://[::1]/x/", "http://[::1]/x"),  # was http://::1/x, which is no URL at all
+        ("https://[FE80::0:1]:8443/a", "https://[fe80::1]:8443/a"),
+    ],
+)
+def test_an_ip_v6_host_keeps_its_brackets(url: str, canonical: str) -> None:
+    assert canonical_url(url) == canonical
+    assert canonical_url(canonical) == canonical
+
+
+@pytest.mark.parametrize(
+    "url", ["http://exa\x00mple.com/a", "http://a b.com/", "http://a\x7fb.com/"]
+)
+def test_a_host_no_resolver_would_take_is_refused(url: str) -> None:
+    # The NUL one made the feed refresh fail on PostgreSQL, which refuses NUL in text.
+    with pytest.raises(ValueError, match="host"):
+        canonical_url(url)
+
+
+def test_a_surrogate_character_reference_is_a_parse_error() -> None:
+    # feedparser's lenient parser raised UnicodeEncodeError on it.
+    body = b'<rss version="2.0"><channel><item><title>&#xD800;</title></item></channel></rss>'
+    with pytest.raises(FeedError) as error:
+        feeds.parse(body, now=NOW)
+    assert error.value.reason == "parse"
+
+
+def test_an_unreadable_date_becomes_now_without_a_warning() -> None:
+    # Under pytest's warnings-as-errors, feedparser's DeprecationWarning was an exception.
+    body = rss([Story("Fed holds rates", "https://e.com/fed", NOW)]).replace(
+        b"<pubDate>", b"<pubDate>no date"
+    )
+    (entry,) = feeds.parse(body, now=NOW).entries
+    assert entry.published_at == NOW
+
+
+def test_tags_are_plain_text_like_titles() -> None:
+    # A NUL in a tag (a stored keyword) made the feed refresh fail on PostgreSQL.
+    body = (
+        b'<rss version="2.0"><channel><item><title>Fed holds rates</title>'
+        b"<link>https://e.com/fed</link><category>Rates&#0;Policy</category>"
+        b"<category>\x01 </category><category>Macro</category></item></channel></rss>"
+    )
+    (entry,) = feeds.parse(body, now=NOW).entries
+    assert entry.tags == ["Rates Policy", "Macro"]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1", "http://e.com/\x01feed", "file:///feeds/a%00b", "https:///feed"]
+)
+def test_a_url_that_cannot_be_requested_is_a_bad_url(url: str) -> None:
+    # The first three raised ValueError and httpx.InvalidURL, which failed the feed's refresh
+    # task; the last reached the transport (and httpx's cookie jar raised ValueError on it).
+    with pytest.raises(FeedError) as error:
+        feeds.fetch(url, None, None, timeout=1.0)
+    assert error.value.reason == "bad_url"
+
+
+def test_a_validator_beyond_ascii_is_neither_kept_nor_sent() -> None:
+    # Kept, it made every later fetch of the feed raise UnicodeEncodeError in httpx.
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        validators = [(b"ETag", b'W/"\xe9"'), (b"Last-Modified", b"Mon, 24 Nov 2026 \xff")]
+        return httpx.Response(200, content=rss([]), headers=validators)
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        result = feeds.fetch("https://e.com/feed", None, None, timeout=1.0, client=client)
+        assert (result.etag, result.last_modified) == (None, None)
+        # A validator stored before the fix is left out of the request, not sent.
+        feeds.fetch("https://e.com/feed", 'W/"\u00e9"', "Mon\u00ff", timeout=1.0, client=client)
+
+    assert "If-None-Match" not in sent[1].headers
+    assert "If-Modified-Since" not in sent[1].headers

@@ -47,6 +47,7 @@ Exempt (never checked here):
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
@@ -227,6 +228,9 @@ def _targets(figure: ExtractedNumber, family: str) -> tuple[float, ...]:
 def trace(figure: ExtractedNumber, index: SourceIndex, week52: bool = False) -> list[Source]:
     """Every snapshot value the figure matches within its tolerance; values derived from the
     52-week range only when `week52` (the figure's sentence speaks of it)."""
+    if math.isinf(figure.magnitude):
+        # Hundreds of digits overflow a float; an infinite tolerance would match every value.
+        return []
     tolerance = figure.tolerance + 1e-9 * max(1.0, figure.magnitude)
     matches: list[Source] = []
     for family in _FAMILIES.get(figure.kind, ()):

@@ -51,7 +51,9 @@ class NumberKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ExtractedNumber:
-    value: float  # scale applied (2.5 lakh -> 250000.0); explicit sign applied; dates: yyyymmdd
+    # Scale applied (2.5 lakh -> 250000.0), explicit sign applied; dates: yyyymmdd. Infinite for
+    # a figure of 300 digits or more, which no float holds.
+    value: float
     kind: NumberKind
     span: tuple[int, int]
     raw: str
@@ -239,7 +241,8 @@ def _amount(text: str, match: re.Match[str]) -> ExtractedNumber:
     scale = 1.0
     if scale_word:
         lowered = scale_word.lower()
-        scale = _LAKH_CRORE if lowered.startswith("lakh") and " " in lowered else _SCALES[lowered]
+        # "lakh crore" may be split by any whitespace: a newline, a tab, an em space.
+        scale = _LAKH_CRORE if len(lowered.split()) > 1 else _SCALES[lowered]
     unit = (match["unit"] or "").strip().lower()
     currency_word = match["cur"] or match["cur2"]
     currency = _CURRENCIES[currency_word.lower()] if currency_word else None

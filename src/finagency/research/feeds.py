@@ -64,12 +64,19 @@ def fetch(
     client: httpx.Client | None = None,
 ) -> FetchResult:
     """Fetch and parse `url` (http, https or file); not_modified when it has not changed."""
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # "http://[::1": an unclosed IPv6 literal
+        raise FeedError("bad_url", f"{url!r}: {error}") from error
+    scheme = parts.scheme.lower()
     if scheme == "file":
         return _read_file(url, last_modified)
     if scheme not in ("http", "https"):
         raise FeedError("bad_url", f"unsupported scheme in {url!r}")
+    if not parts.hostname:
+        raise FeedError("bad_url", f"no host in {url!r}")
     headers = {"User-Agent": USER_AGENT, "Accept": "application/rss+xml, application/atom+xml, */*"}
+    etag, last_modified = _sendable(etag), _sendable(last_modified)
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -83,10 +90,12 @@ def fetch(
             if response.status_code >= 400:
                 raise FeedError("http_status", f"HTTP {response.status_code}")
             body = _read_capped(response)
-            new_etag = response.headers.get("ETag")
-            new_last_modified = response.headers.get("Last-Modified")
+            new_etag = _sendable(response.headers.get("ETag"))
+            new_last_modified = _sendable(response.headers.get("Last-Modified"))
     except httpx.TimeoutException as error:
         raise FeedError("timeout", f"no answer within {timeout:g}s") from error
+    except httpx.InvalidURL as error:  # a control character in the URL; not an HTTPError
+        raise FeedError("bad_url", f"{url!r}: {error}") from error
     except httpx.HTTPError as error:
         raise FeedError("unavailable", f"{type(error).__name__}: {error}") from error
     finally:
@@ -95,6 +104,17 @@ def fetch(
     result = parse(body)
     result.etag, result.last_modified = new_etag, new_last_modified
     return result
+
+
+def _sendable(validator: str | None) -> str | None:
+    """A validator (ETag, Last-Modified) that can go back in a request header, else None.
+
+    A server may send bytes beyond ASCII in one; httpx refuses to send those (UnicodeEncodeError)
+    and the feed could never be fetched again. Without it the feed is fetched in full.
+    """
+    if validator and validator.isascii() and validator.isprintable():
+        return validator
+    return None
 
 
 def _read_capped(response: httpx.Response) -> bytes:
@@ -120,6 +140,8 @@ def _read_file(url: str, last_modified: str | None) -> FetchResult:
         body = path.read_bytes()
     except OSError as error:
         raise FeedError("unavailable", f"{type(error).__name__}: {error}") from error
+    except ValueError as error:  # a NUL in the path (file:///feeds/a%00b)
+        raise FeedError("bad_url", f"{url!r}: {error}") from error
     result = parse(body)
     result.last_modified = stamp
     return result
@@ -127,7 +149,13 @@ def _read_file(url: str, last_modified: str | None) -> FetchResult:
 
 def parse(body: bytes, now: datetime | None = None) -> FetchResult:
     """Parse a feed document; entries without a usable link or title are skipped and counted."""
-    parsed: Any = feedparser.parse(body)
+    try:
+        parsed: Any = feedparser.parse(body)
+    except ValueError as error:
+        # feedparser's lenient parser, used once a document is not well-formed XML, raises on
+        # some input instead of flagging it: a surrogate reference (&#xD800;) is a
+        # UnicodeEncodeError.
+        raise FeedError("parse", f"{type(error).__name__}: {error}"[:300]) from error
     if not parsed.entries and (parsed.get("bozo") or not parsed.get("version")):
         problem = parsed.get("bozo_exception") or "not an RSS or Atom document"
         raise FeedError("parse", str(problem)[:300])
@@ -154,15 +182,24 @@ def _entry(raw: Any, now: datetime) -> Entry | None:
     if len(url) > 2000:
         return None
     summary = _clean(raw.get("summary") or raw.get("description") or "")[:MAX_SUMMARY]
-    when = raw.get("published_parsed") or raw.get("updated_parsed")
+    published_at = _published_at(raw, now)
+    terms = [tag.get("term") for tag in raw.get("tags") or []]
+    # Tags become stored keywords: the same plain text as titles (no NUL, no markup).
+    tags = [text for text in (_clean(term) for term in terms if isinstance(term, str)) if text]
+    return Entry(url=url, title=title, summary=summary, published_at=published_at, tags=tags)
+
+
+def _published_at(raw: Any, now: datetime) -> datetime:
+    """When the entry was published (or updated); now when the feed does not say or lies."""
+    # dict.get, not raw.get: for an entry whose pubDate feedparser could not read, its get()
+    # maps updated_parsed to published_parsed with a DeprecationWarning (an error under pytest).
+    when = dict.get(raw, "published_parsed") or dict.get(raw, "updated_parsed")
     try:
         published_at = datetime.fromtimestamp(calendar.timegm(when), UTC) if when else now
     except (OverflowError, ValueError, TypeError):
         published_at = now
     # A date in the future is a publisher's mistake; it must not outrank everything else.
-    published_at = min(published_at, now)
-    tags = [tag.get("term") for tag in raw.get("tags") or [] if isinstance(tag.get("term"), str)]
-    return Entry(url=url, title=title, summary=summary, published_at=published_at, tags=tags)
+    return min(published_at, now)
 
 
 _TAG = re.compile(r"<[^>]+>")

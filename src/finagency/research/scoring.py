@@ -11,6 +11,7 @@ purpose: a score that changes with configuration cannot be compared across days.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -160,6 +161,23 @@ _TRACKING_PARAMS = frozenset(
 )
 
 
+# A host name as IDNA leaves it: letters, digits, hyphens (underscores seen in the wild), dots.
+_HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
+
+
+def _canonical_host(host: str) -> str:
+    """The host in one spelling; ValueError for one no resolver would take (NUL, spaces …)."""
+    if ":" in host:  # an IPv6 literal, which keeps its brackets in a URL
+        return f"[{ipaddress.IPv6Address(host).compressed}]"
+    try:
+        ascii_host = host.lower().encode("idna").decode("ascii")
+    except UnicodeError as error:
+        raise ValueError(f"bad host {host!r}") from error
+    if not _HOST_NAME.fullmatch(ascii_host):
+        raise ValueError(f"bad host {host!r}")
+    return ascii_host
+
+
 def canonical_url(url: str) -> str:
     """One spelling per article: lower-case scheme and host, no fragment, no tracking params,
     no default port, no trailing slash. Raises ValueError for anything but http(s)."""
@@ -167,11 +185,7 @@ def canonical_url(url: str) -> str:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"not an http(s) URL: {url!r}")
-    host = parts.hostname.lower()
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError as error:
-        raise ValueError(f"bad host in {url!r}") from error
+    host = _canonical_host(parts.hostname)
     port = parts.port
     if port and (scheme, port) not in (("http", 80), ("https", 443)):
         host = f"{host}:{port}"

@@ -281,3 +281,42 @@ async def test_missing_key_is_an_auth_error_at_call_time(
     assert quotes_error.value.reason == history_error.value.reason == "auth"
     assert "FINAGENCY_ALPHAVANTAGE_API_KEY" in str(quotes_error.value)
     assert not router.calls
+
+
+# Found by the fuzzing (tests/fuzz/test_provider_parsers.py).
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("05. price", "sNaN"),  # Decimal reads it; float() raised ValueError
+        ("05. price", "-191.2300"),
+        ("05. price", "0.0000"),
+        ("08. previous close", "-1"),
+        ("06. volume", "-5"),
+    ],
+)
+async def test_a_figure_that_is_not_a_positive_number_is_a_bad_response(
+    router: respx.MockRouter, alphavantage: AlphaVantageProvider, field: str, value: str
+) -> None:
+    body = recorded_json("alphavantage_global_quote_ibm.json")
+    body["Global Quote"][field] = value
+    query(router, "GLOBAL_QUOTE", "IBM").mock(return_value=httpx.Response(200, json=body))
+
+    with pytest.raises(ProviderError) as caught:
+        await alphavantage.quotes(["IBM"])
+
+    assert caught.value.reason == "bad_response"
+
+
+async def test_a_bar_with_a_zero_low_is_a_bad_response(
+    router: respx.MockRouter, alphavantage: AlphaVantageProvider
+) -> None:
+    body = recorded_json("alphavantage_time_series_daily_ibm.json")
+    body["Time Series (Daily)"]["2024-01-04"]["3. low"] = "0.0000"
+    query(router, "TIME_SERIES_DAILY", "IBM").mock(return_value=httpx.Response(200, json=body))
+
+    with pytest.raises(ProviderError) as caught:
+        await alphavantage.history("IBM", date(2024, 1, 2), date(2024, 1, 5))
+
+    assert caught.value.reason == "bad_response"

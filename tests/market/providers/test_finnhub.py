@@ -216,3 +216,42 @@ async def test_missing_key_is_an_auth_error_at_call_time(router: respx.MockRoute
 
     assert caught.value.reason == "auth"
     assert not router.calls
+
+
+# Found by the fuzzing (tests/fuzz/test_provider_parsers.py).
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"t": 10**20},  # was an OverflowError
+        {"t": 1e300},
+        {"c": 0},  # a zero price beside a previous close was passed on as a price of 0
+        {"c": -185.92},
+        {"h": -1.0},
+    ],
+)
+async def test_an_impossible_quote_is_a_bad_response(
+    router: respx.MockRouter, finnhub: FinnhubProvider, change: dict[str, float]
+) -> None:
+    body = recorded_json("finnhub_quote_aapl.json") | change
+    quote_route(router, "AAPL").mock(return_value=httpx.Response(200, json=body))
+
+    with pytest.raises(ProviderError) as caught:
+        await finnhub.quotes(["AAPL"])
+
+    assert caught.value.reason == "bad_response"
+
+
+@pytest.mark.parametrize(("column", "value"), [("t", 10**20), ("c", -185.64), ("o", 0)])
+async def test_an_impossible_candle_is_a_bad_response(
+    router: respx.MockRouter, finnhub: FinnhubProvider, column: str, value: float
+) -> None:
+    body = recorded_json("finnhub_candle_aapl.json")
+    body[column][0] = value
+    candle_route(router, "AAPL").mock(return_value=httpx.Response(200, json=body))
+
+    with pytest.raises(ProviderError) as caught:
+        await finnhub.history("AAPL", date(2024, 1, 1), date(2024, 1, 8))
+
+    assert caught.value.reason == "bad_response"

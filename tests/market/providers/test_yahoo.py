@@ -375,3 +375,66 @@ async def test_refused_connection_is_unavailable() -> None:
         await provider.close()
 
     assert caught.value.reason == "unavailable"
+
+
+# Found by the fuzzing (tests/fuzz/test_provider_parsers.py): each of these raised something
+# other than ProviderError, or passed a price that is not finite and positive.
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("regularMarketPrice", -4864.6), ("regularMarketPrice", 0), ("previousClose", -1.0)],
+)
+async def test_a_price_that_is_not_positive_is_a_bad_response(
+    router: respx.MockRouter, yahoo: YahooProvider, field: str, value: float
+) -> None:
+    body = recorded_json("yahoo_chart_gspc_5d.json")
+    body["chart"]["result"][0]["meta"][field] = value
+    chart(router, "^GSPC").mock(return_value=httpx.Response(200, json=body))
+
+    with pytest.raises(ProviderError) as caught:
+        await yahoo.quotes(["^GSPC"])
+
+    assert caught.value.reason == "bad_response"
+
+
+async def test_a_bar_with_a_negative_close_is_a_bad_response(
+    router: respx.MockRouter, yahoo: YahooProvider
+) -> None:
+    body = recorded_json("yahoo_chart_gspc_5d.json")
+    body["chart"]["result"][0]["indicators"]["quote"][0]["close"][2] = -4839.81
+    chart(router, "^GSPC").mock(return_value=httpx.Response(200, json=body))
+
+    with pytest.raises(ProviderError) as caught:
+        await yahoo.history("^GSPC", date(2024, 1, 17), date(2024, 1, 23))
+
+    assert caught.value.reason == "bad_response"
+
+
+@pytest.mark.parametrize("stamp", [10**20, 1e300])
+async def test_a_time_beyond_the_calendar_is_a_bad_response(
+    router: respx.MockRouter, yahoo: YahooProvider, stamp: float
+) -> None:
+    body = recorded_json("yahoo_chart_gspc_5d.json")
+    body["chart"]["result"][0]["meta"]["regularMarketTime"] = stamp  # was an OverflowError
+    chart(router, "^GSPC").mock(return_value=httpx.Response(200, json=body))
+
+    with pytest.raises(ProviderError) as caught:
+        await yahoo.quotes(["^GSPC"])
+
+    assert caught.value.reason == "bad_response"
+
+
+@pytest.mark.parametrize("zone", ["America", "z" * 300])
+async def test_a_zone_name_the_database_cannot_open_falls_back_to_the_offset(
+    router: respx.MockRouter, yahoo: YahooProvider, zone: str
+) -> None:
+    # "America" is a folder of the time zone database (IsADirectoryError), the long one too long
+    # a file name: both raised OSError.
+    body = recorded_json("yahoo_chart_nsei_5d.json")
+    body["chart"]["result"][0]["meta"]["exchangeTimezoneName"] = zone
+    chart(router, "^NSEI").mock(return_value=httpx.Response(200, json=body))
+
+    quote = (await yahoo.quotes(["^NSEI"]))["^NSEI"]
+
+    assert quote.previous_close == 21462.25  # trading dates still in IST, from gmtoffset

@@ -45,6 +45,8 @@ from finagency.market.providers.base import (
     ProviderBar,
     ProviderError,
     ProviderQuote,
+    bar_problem,
+    quote_problem,
     us_listing,
 )
 from finagency.settings import Settings
@@ -111,7 +113,11 @@ class AlphaVantageProvider(HttpProvider):
             if open_ is None or high is None or low is None or close is None:
                 continue
             opening = datetime.combine(day, SESSION_OPEN, tzinfo=NEW_YORK).astimezone(UTC)
-            bars.append(ProviderBar(symbol, "1d", opening, open_, high, low, close, volume))
+            bar = ProviderBar(symbol, "1d", opening, open_, high, low, close, volume)
+            problem = bar_problem(bar)
+            if problem:
+                raise self._bad(symbol, problem)
+            bars.append(bar)
         # Date keys arrive as a JSON object, newest first but not promised: sort them.
         return sorted(bars, key=lambda bar: bar.start)
 
@@ -142,7 +148,7 @@ class AlphaVantageProvider(HttpProvider):
         except ValueError:
             raise self._bad(symbol, "quote without a valid '07. latest trading day'") from None
         close = datetime.combine(day, SESSION_CLOSE, tzinfo=NEW_YORK).astimezone(UTC)
-        return ProviderQuote(
+        quote = ProviderQuote(
             symbol=symbol,
             provider=self.name,
             price=price,
@@ -154,6 +160,10 @@ class AlphaVantageProvider(HttpProvider):
             volume=self._number(symbol, fields.get("06. volume")),
             currency="USD",  # only US listings are supported
         )
+        problem = quote_problem(quote)
+        if problem:
+            raise self._bad(symbol, problem)
+        return quote
 
     async def _query(self, symbol: str, params: dict[str, str]) -> dict[str, Any]:
         """One call to /query: its JSON object, or ProviderError for anything else."""
@@ -211,7 +221,8 @@ class AlphaVantageProvider(HttpProvider):
             return None
         try:
             number = float(Decimal(text))
-        except InvalidOperation:
+        # ValueError: Decimal reads "sNaN" (a signalling NaN), which float() refuses.
+        except (InvalidOperation, ValueError):
             raise self._bad(symbol, f"{value!r} is not a number") from None
         if not math.isfinite(number):
             raise self._bad(symbol, f"{value!r} is not a finite number")

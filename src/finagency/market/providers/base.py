@@ -7,10 +7,12 @@ nothing of the database: the market service stores, cross-checks and flags what 
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Protocol
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
 
 import httpx
 
@@ -56,6 +58,51 @@ class ProviderBar:
     low: float
     close: float
     volume: float | None = None
+
+
+# Unix seconds beyond the year 3000 are a provider's mistake, and past what datetime can hold.
+MAX_UNIX_TIME = 32_503_680_000
+
+
+def unix_instant(value: Any) -> datetime | None:
+    """The aware UTC instant of `value` in Unix seconds; None unless it is a plausible time."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not 0 < value < MAX_UNIX_TIME:  # NaN too: every comparison with it is false
+        return None
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+def _unsound(prices: Mapping[str, float | None], volume: float | None) -> list[str]:
+    """The names of the prices that are not finite and positive, and of a negative volume."""
+    wrong = [
+        name
+        for name, value in prices.items()
+        if value is not None and not (math.isfinite(value) and value > 0)
+    ]
+    if volume is not None and not (math.isfinite(volume) and volume >= 0):
+        wrong.append("volume")
+    return wrong
+
+
+def quote_problem(quote: ProviderQuote) -> str | None:
+    """Why a parsed quote cannot be used (a price that is not finite and positive), or None."""
+    prices = {
+        "price": quote.price,
+        "previous close": quote.previous_close,
+        "open": quote.open,
+        "day high": quote.day_high,
+        "day low": quote.day_low,
+    }
+    wrong = _unsound(prices, quote.volume)
+    return f"implausible {', '.join(wrong)}" if wrong else None
+
+
+def bar_problem(bar: ProviderBar) -> str | None:
+    """Why a parsed bar cannot be used, or None."""
+    prices = {"open": bar.open, "high": bar.high, "low": bar.low, "close": bar.close}
+    wrong = _unsound(prices, bar.volume)
+    return f"bar of {bar.start:%Y-%m-%d}: implausible {', '.join(wrong)}" if wrong else None
 
 
 _US_TICKER = re.compile(r"([A-Z]{1,5})(?:-([A-Z]))?")

@@ -33,6 +33,9 @@ from finagency.market.providers.base import (
     ProviderBar,
     ProviderError,
     ProviderQuote,
+    bar_problem,
+    quote_problem,
+    unix_instant,
     us_listing,
 )
 from finagency.settings import Settings
@@ -102,7 +105,11 @@ class FinnhubProvider(HttpProvider):
             day = self._instant(symbol, stamp).date()
             if start <= day <= end:
                 opening = datetime.combine(day, SESSION_OPEN, tzinfo=NEW_YORK).astimezone(UTC)
-                by_date[day] = ProviderBar(symbol, "1d", opening, open_, high, low, close, volume)
+                bar = ProviderBar(symbol, "1d", opening, open_, high, low, close, volume)
+                problem = bar_problem(bar)
+                if problem:
+                    raise self._bad(symbol, problem)
+                by_date[day] = bar
         return [by_date[day] for day in sorted(by_date)]
 
     async def _quote(self, symbol: str) -> ProviderQuote | None:
@@ -116,7 +123,7 @@ class FinnhubProvider(HttpProvider):
             return None  # Finnhub's all-zero answer for a symbol it does not know
         if price is None:
             raise self._bad(symbol, "quote without 'c'")
-        return ProviderQuote(
+        quote = ProviderQuote(
             symbol=symbol,
             provider=self.name,
             price=price,
@@ -127,6 +134,10 @@ class FinnhubProvider(HttpProvider):
             day_low=self._number(symbol, body.get("l")) or None,
             currency="USD",  # only US listings are supported
         )
+        problem = quote_problem(quote)
+        if problem:
+            raise self._bad(symbol, problem)
+        return quote
 
     async def _get(self, symbol: str, path: str, params: dict[str, str]) -> dict[str, Any]:
         """One call: its JSON object, or ProviderError for anything else."""
@@ -177,9 +188,10 @@ class FinnhubProvider(HttpProvider):
         return float(value)
 
     def _instant(self, symbol: str, value: Any) -> datetime:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        instant = unix_instant(value)
+        if instant is None:
             raise self._bad(symbol, f"{value!r} is not a Unix time")
-        return datetime.fromtimestamp(value, tz=UTC)
+        return instant
 
     def _require_key(self) -> None:
         if not self._api_key:

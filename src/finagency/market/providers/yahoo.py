@@ -28,7 +28,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import httpx
 
 from finagency.market.providers import gather_quotes
-from finagency.market.providers.base import HttpProvider, ProviderBar, ProviderError, ProviderQuote
+from finagency.market.providers.base import (
+    HttpProvider,
+    ProviderBar,
+    ProviderError,
+    ProviderQuote,
+    bar_problem,
+    quote_problem,
+    unix_instant,
+)
 from finagency.settings import Settings
 
 # Without a browser-like User-Agent Yahoo commonly answers 429.
@@ -114,7 +122,7 @@ class YahooProvider(HttpProvider):
         day_low = self._number(symbol, meta, "regularMarketDayLow")
         volume = self._number(symbol, meta, "regularMarketVolume")
         currency = meta.get("currency")
-        return ProviderQuote(
+        quote = ProviderQuote(
             symbol=symbol,
             provider=self.name,
             price=price,
@@ -126,6 +134,10 @@ class YahooProvider(HttpProvider):
             volume=volume if volume is not None else (today.volume if today else None),
             currency=currency if isinstance(currency, str) else None,
         )
+        problem = quote_problem(quote)
+        if problem:
+            raise self._bad(symbol, problem)
+        return quote
 
     async def _chart(self, symbol: str, params: dict[str, str]) -> dict[str, Any]:
         """The chart result for one symbol, or ProviderError for anything else."""
@@ -211,6 +223,9 @@ class YahooProvider(HttpProvider):
                 continue
             start = self._instant(symbol, stamp, "timestamp")
             bar = ProviderBar(symbol, "1d", start, open_, high, low, close, volume)
+            problem = bar_problem(bar)
+            if problem:
+                raise self._bad(symbol, problem)
             sessions.append(_Session(start.astimezone(zone).date(), bar))
         sessions.sort(key=lambda session: session.bar.start)
         return _merge_repeated_dates(sessions)
@@ -222,9 +237,10 @@ class YahooProvider(HttpProvider):
             raise self._bad(symbol, f"meta.{key} is not a number") from None
 
     def _instant(self, symbol: str, value: Any, field: str) -> datetime:
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        instant = unix_instant(value)
+        if instant is None:
             raise self._bad(symbol, f"{field} {value!r} is not a Unix time")
-        return datetime.fromtimestamp(value, tz=UTC)
+        return instant
 
     def _bad(self, symbol: str, message: str) -> ProviderError:
         return ProviderError(self.name, "bad_response", f"{symbol}: {message}")
@@ -271,7 +287,8 @@ def _exchange_zone(meta: dict[str, Any]) -> tzinfo:
     if isinstance(name, str) and name:
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        # OSError: a name the time zone database reads as a folder ("America") or too long a path.
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             pass
     offset = meta.get("gmtoffset")
     if isinstance(offset, int) and not isinstance(offset, bool) and abs(offset) < 86400:
