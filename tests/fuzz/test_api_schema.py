@@ -15,6 +15,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation.case import Case
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -29,12 +30,11 @@ from tests.fuzz.conftest import Caller
 EXAMPLES_PER_MODE = 6
 # The checks that judge one answer on its own; the ones that send more requests (ignored_auth,
 # use_after_free, ...) are for stateful runs against a server and would double the run time.
-# Not negative_data_rejection: most request models validate in pydantic's lax mode, which takes
-# `true` for the integer 1 and `0.0` for false, so it fails now and then on
-# POST /api-keys {"user_id": true} or PATCH /settings {"registration_open": 0.0}. Making those
-# models strict is a change across the feature schemas (see "## Fuzzing" in docs/reliability.md).
+# negative_data_rejection: a request the schema forbids must be refused (the request models'
+# integers and booleans are strict: pydantic's lax mode took `true` for the user id 1).
 CHECKS = [
     not_a_server_error,
+    negative_data_rejection,
     status_code_conformance,
     content_type_conformance,
     response_headers_conformance,

@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 from finagency.accounts.permissions import Role, Scope
 
@@ -85,7 +93,7 @@ class UserCreate(Strict):
 class UserUpdate(Strict):
     display_name: DisplayName | None = None
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class Registration(Strict):
@@ -144,7 +152,7 @@ class ApiKeyCreate(Strict):
     name: DisplayName
     scopes: Annotated[list[Scope], Field(min_length=1, max_length=3)]
     # The user the automation acts as (its role bounds the key); default: the caller.
-    user_id: int | None = None
+    user_id: StrictInt | None = None
 
 
 class ApiKeyOut(BaseModel):
@@ -191,4 +199,4 @@ class RuntimeSettings(BaseModel):
 
 
 class RuntimeSettingsUpdate(Strict):
-    registration_open: bool | None = None
+    registration_open: StrictBool | None = None

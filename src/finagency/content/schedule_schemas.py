@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from finagency.content.schemas import Symbol, Word
 
@@ -35,7 +35,7 @@ class ScheduleIn(BaseModel):
     topic: Topic | None = None
     audience: Word = "retail"
     tone: Word = "neutral"
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class SchedulePatch(BaseModel):
@@ -53,7 +53,7 @@ class SchedulePatch(BaseModel):
     topic: Topic | None = None
     audience: Word | None = None
     tone: Word | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
 
 class ScheduleOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
 
 Symbol = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
 Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
@@ -19,11 +19,11 @@ class ContentRequestIn(BaseModel):
     symbols: Annotated[list[Symbol], Field(max_length=50)] = []
     channels: Annotated[list[Word], Field(min_length=1, max_length=6)]
     topic: Annotated[str, StringConstraints(max_length=500)] | None = None
-    idea_id: int | None = None
+    idea_id: StrictInt | None = None
     audience: Word = "retail"
     tone: Word = "neutral"
     # Attach a price chart of the first symbol, rendered from its history.
-    chart: bool = False
+    chart: StrictBool = False
 
 
 class ContentRequestOut(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from finagency.media.models import ContentMedia, Media
 
@@ -38,7 +38,7 @@ class MediaOut(BaseModel):
 
 
 class AttachIn(BaseModel):
-    media_id: int = Field(ge=1)
+    media_id: StrictInt = Field(ge=1)
     alt_text: str | None = Field(default=None, max_length=ALT_TEXT_MAX)
 
 

@@ -9,6 +9,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -30,7 +32,7 @@ class ChannelIn(BaseModel):
     posting_window: dict[str, Any] | None = Field(
         default=None, description='{"timezone", "start": "HH:MM", "end": "HH:MM", "weekdays"}'
     )
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class ChannelPatch(BaseModel):
@@ -40,7 +42,7 @@ class ChannelPatch(BaseModel):
     credentials: dict[str, Any] | None = None
     limits: dict[str, Any] | None = None
     posting_window: dict[str, Any] | None = None
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
     # Left out means "unchanged"; null is meaningful for credentials (remove them) and the
     # posting window (none), but a channel always has a config and is enabled or not.
@@ -86,12 +88,12 @@ class VerifyOut(BaseModel):
 class ScheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    content_id: int
-    channel_ids: Annotated[list[int], Field(min_length=1, max_length=20)]
+    content_id: StrictInt
+    channel_ids: Annotated[list[StrictInt], Field(min_length=1, max_length=20)]
     scheduled_at: datetime = Field(description="Time-zone aware; a time in the past means now")
-    priority: Annotated[int, Field(ge=-10, le=10)] | None = None
-    force_duplicate: bool = False
-    allow_simulated: bool = False
+    priority: Annotated[StrictInt, Field(ge=-10, le=10)] | None = None
+    force_duplicate: StrictBool = False
+    allow_simulated: StrictBool = False
 
 
 class AttemptOut(BaseModel):
