@@ -3,45 +3,22 @@ died; a request sent twice is still written once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from celery.schedules import crontab
 from sqlalchemy import func, select
 
-from finagency import db, tasks
+from finagency import db
 from finagency.content import recovery
 from finagency.content import tasks as content_tasks
 from finagency.content.models import Content, ContentRequest
 from finagency.db import Database
 from finagency.market import service as market_service
 from finagency.schedule import beat_schedule
-from finagency.settings import load_settings
+from tests.content.conftest import Queued
 
-Sent = list[tuple[str, tuple[object, ...]]]
 NOW = datetime(2026, 11, 30, 10, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def sent() -> Iterator[Sent]:
-    found: Sent = []
-
-    class Recorder:
-        def enqueue(self, name: str, *args: object) -> None:
-            found.append((name, args))
-
-    tasks.use_task_queue(Recorder())
-    yield found
-    tasks.use_task_queue(None)
-
-
-@pytest.fixture
-def database(fresh_database_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = Database(load_settings(database_url=fresh_database_url, data_dir=tmp_path))
-    yield database
-    database.sync_engine.dispose()
 
 
 def _request(database: Database, status: str, updated_at: datetime) -> int:
@@ -72,7 +49,7 @@ def _status(database: Database, request_id: int) -> str:
 
 
 def test_pending_requests_nobody_took_are_sent_again_once_a_minute(
-    database: Database, sent: Sent
+    database: Database, queued: Queued
 ) -> None:
     lost = _request(database, "pending", NOW - timedelta(minutes=5))
     fresh = _request(database, "pending", NOW - timedelta(seconds=20))
@@ -80,28 +57,28 @@ def test_pending_requests_nobody_took_are_sent_again_once_a_minute(
     failed = _request(database, "failed", NOW - timedelta(hours=1))
 
     assert _recover(database, NOW) == 1
-    assert sent == [("content.generate", (lost,))]
+    assert queued == [("content.generate", (lost,))]
     # Sent again only if still not taken a minute later; the fresh one gets its minute first.
     assert _recover(database, NOW + timedelta(seconds=30)) == 0
     assert _recover(database, NOW + timedelta(minutes=1)) == 2
-    assert sent[1:] == [("content.generate", (lost,)), ("content.generate", (fresh,))]
+    assert queued[1:] == [("content.generate", (lost,)), ("content.generate", (fresh,))]
     assert (_status(database, done), _status(database, failed)) == ("done", "failed")
 
 
 def test_a_request_left_writing_past_the_time_limit_is_written_again(
-    database: Database, sent: Sent
+    database: Database, queued: Queued
 ) -> None:
     limit = recovery.stale_writing_after(database.settings)
     abandoned = _request(database, "writing", NOW - limit - timedelta(seconds=1))
     busy = _request(database, "writing", NOW - limit + timedelta(minutes=1))
 
     assert _recover(database, NOW) == 1
-    assert sent == [("content.generate", (abandoned,))]
+    assert queued == [("content.generate", (abandoned,))]
     assert (_status(database, abandoned), _status(database, busy)) == ("pending", "writing")
 
 
 def test_a_recovered_request_is_written_once_however_often_it_is_sent(
-    database: Database, sent: Sent, monkeypatch: pytest.MonkeyPatch
+    database: Database, queued: Queued, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(db, "_process_database", database)
     with database.sync_session() as session:
@@ -111,7 +88,7 @@ def test_a_recovered_request_is_written_once_however_often_it_is_sent(
 
     assert content_tasks.recover_requests() == 1
     # The message the broker lost may turn up after all: both are run.
-    assert sent == [("content.generate", (lost,))]
+    assert queued == [("content.generate", (lost,))]
     assert [content_tasks.generate(lost) for _ in range(2)].count(None) == 1
     assert _status(database, lost) == "done"
     with database.sync_session() as session:

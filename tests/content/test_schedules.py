@@ -1,7 +1,6 @@
 """Recurring content schedules: next runs across DST, the API, and runs made by the beat."""
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -278,26 +277,6 @@ async def test_viewers_and_analysts_read_but_never_change_schedules(
 
 
 # --- run by the beat --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def queued() -> Iterator[list[tuple[str, tuple[object, ...]]]]:
-    sent: list[tuple[str, tuple[object, ...]]] = []
-
-    class Recorder:
-        def enqueue(self, name: str, *args: object) -> None:
-            sent.append((name, args))
-
-    tasks.use_task_queue(Recorder())
-    yield sent
-    tasks.use_task_queue(None)
-
-
-@pytest.fixture
-def database(fresh_database_url: str, tmp_path: Path) -> Iterator[Database]:
-    database = Database(load_settings(database_url=fresh_database_url, data_dir=tmp_path))
-    yield database
-    database.sync_engine.dispose()
 
 
 CREATOR = 7
