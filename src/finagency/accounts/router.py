@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Form, Query, Request, Response, status
@@ -54,6 +53,7 @@ from finagency.accounts.schemas import (
 from finagency.accounts.sessions import IssuedTokens, Principal
 from finagency.db import SessionDep, StreamingSessionDep
 from finagency.errors import FinagencyError
+from finagency.iso_times import IsoDateTime
 from finagency.routing import feature_router
 from finagency.system import settings_service
 
@@ -417,12 +417,17 @@ async def _audit_filter(
     actor_id: Annotated[int | None, Query(ge=0)] = None,
     target_type: Annotated[str | None, Query(max_length=32)] = None,
     target_id: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
 ) -> AuditFilter:
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
             raise FinagencyError(f"{name} needs a time zone, e.g. 2026-01-31T00:00:00Z", 422)
+    # Refused here, before an export starts streaming: PostgreSQL refuses NUL in text, and a
+    # failure once the response has begun can no longer be a 422.
+    for name, text in (("action", action), ("target_type", target_type), ("target_id", target_id)):
+        if text is not None and "\x00" in text:
+            raise FinagencyError(f"{name} cannot contain a NUL character", 422)
     return AuditFilter(action, actor_id, target_type, target_id, since, until)
 
 

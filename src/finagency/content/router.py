@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import Header, Query, Request, Response, status
@@ -29,6 +28,7 @@ from finagency.content.schemas import (
 )
 from finagency.db import SessionDep, StreamingSessionDep
 from finagency.errors import FinagencyError
+from finagency.iso_times import IsoDateTime
 from finagency.routing import feature_router
 
 router = feature_router()
@@ -90,8 +90,8 @@ async def export_content(
     request: Request,
     session: SessionDep,
     reader: StreamingSessionDep,
-    since: Annotated[datetime, Query(description="Content created at or after (ISO 8601).")],
-    until: Annotated[datetime, Query(description="Content created before (ISO 8601).")],
+    since: Annotated[IsoDateTime, Query(description="Content created at or after (ISO 8601).")],
+    until: Annotated[IsoDateTime, Query(description="Content created before (ISO 8601).")],
     format: Annotated[Literal["csv", "jsonl"], Query()] = "jsonl",  # noqa: A002
 ) -> StreamingResponse:
     """Content of a date range with its revisions, findings and decisions, for record keeping."""

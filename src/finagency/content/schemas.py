@@ -5,10 +5,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
-Symbol = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-Word = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+from finagency.text_fields import stripped
+
+Symbol = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=32),
+    AfterValidator(stripped(1)),
+]
+Word = Annotated[str, StringConstraints(min_length=1, max_length=32), AfterValidator(stripped(1))]
 
 
 class ContentRequestIn(BaseModel):
@@ -72,13 +86,17 @@ class EditIn(BaseModel):
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+    comment: Annotated[
+        str, StringConstraints(min_length=3, max_length=2000), AfterValidator(stripped(3))
+    ]
 
 
 class OverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=10, max_length=2000)]
+    reason: Annotated[
+        str, StringConstraints(min_length=10, max_length=2000), AfterValidator(stripped(10))
+    ]
 
 
 class ContentOut(BaseModel):

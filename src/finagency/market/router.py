@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Query, Response, status
@@ -13,6 +13,7 @@ from finagency.accounts.permissions import Permission
 from finagency.accounts.sessions import Principal
 from finagency.db import SessionDep
 from finagency.errors import FinagencyError, NotFound
+from finagency.iso_times import IsoDate
 from finagency.market import service
 from finagency.market.schemas import (
     BarOut,
@@ -102,8 +103,8 @@ async def history(
     symbol: str,
     principal: Reader,
     session: SessionDep,
-    start: date | None = None,
-    end: date | None = None,
+    start: IsoDate | None = None,
+    end: IsoDate | None = None,
     interval: Annotated[str, Query(pattern="^1d$")] = "1d",
 ) -> HistoryOut:
     """Daily bars (oldest first); by default the last year."""

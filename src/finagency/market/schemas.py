@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-Symbol = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+from finagency.text_fields import stripped
+
+Symbol = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=32),
+    AfterValidator(stripped(1)),
+]
 
 
 class FieldValue(BaseModel):
@@ -81,7 +87,9 @@ class InstrumentOut(BaseModel):
 class WatchlistIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[
+        str, StringConstraints(min_length=1, max_length=100), AfterValidator(stripped(1))
+    ]
     description: Annotated[str, StringConstraints(max_length=500)] = ""
     symbols: Annotated[list[Symbol], Field(max_length=200)] = []
 
@@ -90,7 +98,7 @@ class WatchlistPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(stripped(1))]
         | None
     ) = None
     description: Annotated[str, StringConstraints(max_length=500)] | None = None

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,14 +17,23 @@ from pydantic import (
     field_validator,
 )
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+from finagency.iso_times import IsoDateTime
+from finagency.text_fields import stripped
+
+Text = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=2000),
+    AfterValidator(stripped(3)),
+]
 
 
 class ChannelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Annotated[str, StringConstraints(max_length=16)]
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: Annotated[
+        str, StringConstraints(min_length=1, max_length=100), AfterValidator(stripped(1))
+    ]
     config: dict[str, Any] = {}
     credentials: dict[str, Any] = {}
     limits: dict[str, Any] = Field(
@@ -90,7 +100,7 @@ class ScheduleIn(BaseModel):
 
     content_id: StrictInt
     channel_ids: Annotated[list[StrictInt], Field(min_length=1, max_length=20)]
-    scheduled_at: datetime = Field(description="Time-zone aware; a time in the past means now")
+    scheduled_at: IsoDateTime = Field(description="Time-zone aware; a time in the past means now")
     priority: Annotated[StrictInt, Field(ge=-10, le=10)] | None = None
     force_duplicate: StrictBool = False
     allow_simulated: StrictBool = False
@@ -146,7 +156,7 @@ class PublicationPage(BaseModel):
 class RescheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    scheduled_at: datetime
+    scheduled_at: IsoDateTime
 
 
 class ResolveIn(BaseModel):
@@ -171,7 +181,9 @@ class RetractOut(BaseModel):
 class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+    reason: (
+        Annotated[str, StringConstraints(max_length=500), AfterValidator(stripped(0))] | None
+    ) = None
 
 
 class PublishingStatus(BaseModel):

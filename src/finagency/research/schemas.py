@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from finagency.text_fields import stripped
+
 Urgency = Literal["low", "normal", "high", "breaking"]
 ContentType = Literal[
     "market_update",
@@ -36,7 +38,8 @@ def _feed_url(value: str) -> str:
 
 FeedUrl = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=8, max_length=2000),
+    StringConstraints(min_length=8, max_length=2000),
+    AfterValidator(stripped(8)),
     AfterValidator(_feed_url),
 ]
 
@@ -93,7 +96,7 @@ class KeywordsOut(BaseModel):
 class FeedCreate(Strict):
     url: FeedUrl
     name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(stripped(1))]
         | None
     ) = None
     weight: float = Field(default=1.0, ge=0, le=5)
