@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import builtins
 import contextlib
 import os
 import secrets
@@ -447,12 +446,13 @@ def report(
 ) -> None:
     lines: list[str] = []
 
-    def print(line: str = "") -> None:  # noqa: A001 - every line also goes to the docs
+    def say(line: str = "") -> None:
+        """Print a line of the report; with --write it also goes to the docs."""
         lines.append(line)
-        builtins.print(line)
+        print(line)
 
-    print(f"\n# HTTP endpoints benchmark, {machine(load, POSTGRES_ADMIN_URL, REDIS_URL)}")
-    print(
+    say(f"\n# HTTP endpoints benchmark, {machine(load, POSTGRES_ADMIN_URL, REDIS_URL)}")
+    say(
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency "
         f"(after {args.warmup} s of warm-up); one uvicorn process each; nginx.bench.conf over "
         f"HTTPS; {args.rows:,} content rows\n"
@@ -462,16 +462,16 @@ def report(
         for path in ("direct", "nginx")
         for hellos in [[r for r in runs if r.endpoint is HELLO and r.path == path]]
     }
-    print(
+    say(
         "| endpoint | path | requests/s | p50 ms | p99 ms | × hello-world | server CPU ms/request "
         "| cores: server / nginx / wrk / PostgreSQL / Redis / rest | errors |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---|---|")
+    say("|---|---|---:|---:|---:|---:|---:|---|---|")
     for run in runs:
         result, cores = run.result, run.usage
         errors = [f"{result.bad_status} non-2xx/3xx"] if result.bad_status else []
         errors += [f"{result.socket_errors} socket errors"] if result.socket_errors else []
-        print(
+        say(
             f"| {run.endpoint.name} | {run.path} | {result.rate:,.0f} | {result.p50_ms:.2f} "
             f"| {result.p99_ms:.2f} | {result.rate / baseline[run.path]:.2f} "
             f"| {run.app_ms_per_request:.2f} | "
@@ -480,7 +480,7 @@ def report(
             )
             + f" / {cores['rest']:.2f} | {', '.join(errors + run.checks) or 'none'} |"
         )
-    print()
+    say()
     for run in runs:
         if run.endpoint.path != QUOTES:
             continue
@@ -488,13 +488,13 @@ def report(
         share, p99 = QUOTES_TARGET
         clean = not (run.checks or run.result.bad_status or run.result.socket_errors)
         met = ratio >= share and run.result.p99_ms < p99 and clean
-        print(
+        say(
             f"target, {run.endpoint.name}, {run.path}: {ratio:.0%} of hello-world "
             f"(>= {share:.0%}), p99 {run.result.p99_ms:.1f} ms (< {p99:g} ms): "
             f"{'met' if met else 'MISSED'}"
         )
     needed = args.connections / (QUOTES_TARGET[1] / 1000)
-    print(
+    say(
         f"(wrk keeps {args.connections} requests in flight, so latency is about connections / "
         f"throughput: a p99 under {QUOTES_TARGET[1]:g} ms needs some {needed:,.0f} requests/s or "
         f"more; the hello-world did {baseline['direct']:,.0f} directly and "
@@ -503,11 +503,11 @@ def report(
     for name, (start, now, peak) in rss.items():
         label = "API process (finagency serve)" if name == "app" else "hello-world process"
         verdict = f" (target < {RSS_TARGET_MB} MB: {'met' if now < RSS_TARGET_MB else 'MISSED'})"
-        print(
+        say(
             f"RSS of the {label}: {start:.0f} MB once started, {now:.0f} MB after the runs, "
             f"peak {peak:.0f} MB" + (verdict if name == "app" else "")
         )
-    print("no worker process ran (content requests wait in the database and on the queue)")
+    say("no worker process ran (content requests wait in the database and on the queue)")
     if args.write:
         # The markdown table and the verdicts; the heading line is the docs' own.
         report_module.write_section("http", "\n".join(lines[2:]))

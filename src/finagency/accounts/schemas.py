@@ -16,7 +16,7 @@ from pydantic import (
 )
 
 from finagency.accounts.permissions import Role, Scope
-from finagency.text_fields import stripped
+from finagency.text_fields import Trimmed
 
 
 def _email(value: str) -> str:
@@ -37,12 +37,8 @@ def _email(value: str) -> str:
 Email = Annotated[str, StringConstraints(min_length=3, max_length=254), AfterValidator(_email)]
 # Length is checked by the policy (with a clear message); this only caps absurd bodies.
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-DisplayName = Annotated[
-    str, StringConstraints(min_length=1, max_length=100), AfterValidator(stripped(1))
-]
-OneTimeCode = Annotated[
-    str, StringConstraints(min_length=6, max_length=20), AfterValidator(stripped(6))
-]
+DisplayName = Annotated[str, Trimmed(1, 100)]
+OneTimeCode = Annotated[str, Trimmed(6, 20)]
 
 
 class Strict(BaseModel):

@@ -9,16 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from finagency.content.schemas import Symbol, Word
-from finagency.text_fields import stripped
+from finagency.text_fields import Trimmed
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(stripped(1))]
+Name = Annotated[str, Trimmed(1, 200)]
 Topic = Annotated[str, StringConstraints(max_length=500)]
 Weekdays = Annotated[list[int], Field(max_length=7)]
-TimeOfDay = Annotated[str, StringConstraints(max_length=16), AfterValidator(stripped(0))]
-Zone = Annotated[str, StringConstraints(max_length=64), AfterValidator(stripped(0))]
+TimeOfDay = Annotated[str, Trimmed(max_length=16)]
+Zone = Annotated[str, Trimmed(max_length=64)]
 Symbols = Annotated[list[Symbol], Field(min_length=1, max_length=50)]
 Channels = Annotated[list[Word], Field(min_length=1, max_length=6)]
 

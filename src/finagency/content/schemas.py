@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,14 +14,10 @@ from pydantic import (
     StringConstraints,
 )
 
-from finagency.text_fields import stripped
+from finagency.text_fields import Trimmed
 
-Symbol = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=32),
-    AfterValidator(stripped(1)),
-]
-Word = Annotated[str, StringConstraints(min_length=1, max_length=32), AfterValidator(stripped(1))]
+Symbol = Annotated[str, Trimmed(1, 32)]
+Word = Annotated[str, Trimmed(1, 32)]
 
 
 class ContentRequestIn(BaseModel):
@@ -86,17 +81,13 @@ class EditIn(BaseModel):
 class RejectIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    comment: Annotated[
-        str, StringConstraints(min_length=3, max_length=2000), AfterValidator(stripped(3))
-    ]
+    comment: Annotated[str, Trimmed(3, 2000)]
 
 
 class OverrideIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[
-        str, StringConstraints(min_length=10, max_length=2000), AfterValidator(stripped(10))
-    ]
+    reason: Annotated[str, Trimmed(10, 2000)]
 
 
 class ContentOut(BaseModel):

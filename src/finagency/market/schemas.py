@@ -5,15 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from finagency.text_fields import stripped
+from finagency.text_fields import Trimmed
 
-Symbol = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=32),
-    AfterValidator(stripped(1)),
-]
+Symbol = Annotated[str, Trimmed(1, 32)]
 
 
 class FieldValue(BaseModel):
@@ -87,9 +83,7 @@ class InstrumentOut(BaseModel):
 class WatchlistIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[
-        str, StringConstraints(min_length=1, max_length=100), AfterValidator(stripped(1))
-    ]
+    name: Annotated[str, Trimmed(1, 100)]
     description: Annotated[str, StringConstraints(max_length=500)] = ""
     symbols: Annotated[list[Symbol], Field(max_length=200)] = []
 
@@ -97,10 +91,7 @@ class WatchlistIn(BaseModel):
 class WatchlistPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: (
-        Annotated[str, StringConstraints(min_length=1, max_length=100), AfterValidator(stripped(1))]
-        | None
-    ) = None
+    name: Annotated[str, Trimmed(1, 100)] | None = None
     description: Annotated[str, StringConstraints(max_length=500)] | None = None
     symbols: Annotated[list[Symbol], Field(max_length=200)] | None = None
 

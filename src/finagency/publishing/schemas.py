@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,22 +17,16 @@ from pydantic import (
 )
 
 from finagency.iso_times import IsoDateTime
-from finagency.text_fields import stripped
+from finagency.text_fields import Trimmed
 
-Text = Annotated[
-    str,
-    StringConstraints(min_length=3, max_length=2000),
-    AfterValidator(stripped(3)),
-]
+Text = Annotated[str, Trimmed(3, 2000)]
 
 
 class ChannelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Annotated[str, StringConstraints(max_length=16)]
-    name: Annotated[
-        str, StringConstraints(min_length=1, max_length=100), AfterValidator(stripped(1))
-    ]
+    name: Annotated[str, Trimmed(1, 100)]
     config: dict[str, Any] = {}
     credentials: dict[str, Any] = {}
     limits: dict[str, Any] = Field(
@@ -181,9 +174,7 @@ class RetractOut(BaseModel):
 class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: (
-        Annotated[str, StringConstraints(max_length=500), AfterValidator(stripped(0))] | None
-    ) = None
+    reason: Annotated[str, Trimmed(max_length=500)] | None = None
 
 
 class PublishingStatus(BaseModel):

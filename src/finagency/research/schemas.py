@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from finagency.text_fields import stripped
+from finagency.text_fields import Trimmed
 
 Urgency = Literal["low", "normal", "high", "breaking"]
 ContentType = Literal[
@@ -38,8 +38,7 @@ def _feed_url(value: str) -> str:
 
 FeedUrl = Annotated[
     str,
-    StringConstraints(min_length=8, max_length=2000),
-    AfterValidator(stripped(8)),
+    Trimmed(8, 2000),
     AfterValidator(_feed_url),
 ]
 
@@ -95,10 +94,7 @@ class KeywordsOut(BaseModel):
 
 class FeedCreate(Strict):
     url: FeedUrl
-    name: (
-        Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(stripped(1))]
-        | None
-    ) = None
+    name: Annotated[str, Trimmed(1, 200)] | None = None
     weight: float = Field(default=1.0, ge=0, le=5)
 
 
